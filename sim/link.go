@@ -22,7 +22,7 @@ type Faults struct {
 // LinkStats counts what a Link did.
 type LinkStats struct {
 	Requests, Delivered, DroppedRequests, DroppedResponses, Duplicated, Torn, Replayed int
-	BytesUp, BytesDown                                                                  int64
+	BytesUp, BytesDown                                                                 int64
 }
 
 // ErrLinkDown is what a device sees when a Link loses its request or response.
