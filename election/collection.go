@@ -12,10 +12,13 @@ type Kind int
 const (
 	// KindReference records are authored centrally by the county, versioned
 	// and synced down: county, townships, villages, elections, candidates,
-	// roll counts.
+	// roll counts, role assignments, key villages, working groups. They are
+	// editable: each edit carries the version it was based on.
 	KindReference Kind = iota + 1
 	// KindFact records are authored in the field, append-only and signed:
-	// attendance, tally sheets, supervision visits, problems, rectifications.
+	// attendance, ballots, tally sheets and their amendments, approvals,
+	// supervision visits, problems, rectifications, training sessions,
+	// returned members.
 	KindFact
 )
 
@@ -41,6 +44,12 @@ type Collection struct {
 
 	id     func(id string) *fieldError // checks the shape of the record id
 	fields []field
+	// closed collections refuse fields they do not list: a ballot must not
+	// be able to carry a voter's identity.
+	closed bool
+	// slot names the logical slot a valid record claims; nil for records
+	// that merge by set union.
+	slot func(id string, rec record) string
 	// place reports where a record whose fields are valid is about.
 	place func(id string, rec record, r Resolver) (Place, *ValidationError)
 }
@@ -82,6 +91,22 @@ const (
 	PartyFullMember         = "FULL_MEMBER"         // 正式党员
 	PartyProbationaryMember = "PROBATIONARY_MEMBER" // 预备党员
 	PartyNonMember          = "NON_MEMBER"          // 群众
+
+	MarkYes     = "yes"     // 赞成
+	MarkNo      = "no"      // 反对
+	MarkAbstain = "abstain" // 弃权
+
+	RoleScrutineer      = "SCRUTINEER"       // 监票人
+	RoleCounter         = "COUNTER"          // 计票人
+	RoleChiefScrutineer = "CHIEF_SCRUTINEER" // 总监票人
+	RoleTeller          = "TELLER"           // 唱票人
+
+	ApprovalSecretary       = "SECRETARY"        // 书记、副书记选举结果报上级党组织批准
+	ApprovalSeatReduction   = "SEAT_REDUCTION"   // 减少职数
+	ApprovalQuorumExclusion = "QUORUM_EXCLUSION" // 经批准不计入应到会人数
+	ApprovalManualFallback  = "MANUAL_FALLBACK"  // 改用纸质记录等例外
+
+	TrainingDrill = "DRILL" // 模拟演练
 )
 
 // CollegeOrAbove reports whether education is 大专 (college) or higher, the
@@ -105,10 +130,28 @@ var (
 	sexes                 = []string{SexMale, SexFemale}
 	educations            = []string{EducationPrimary, EducationJuniorHigh, EducationSeniorHigh, EducationCollege, EducationBachelor, EducationPostgraduate}
 	partyStatuses         = []string{PartyFullMember, PartyProbationaryMember, PartyNonMember}
+	markValues            = []string{MarkYes, MarkNo, MarkAbstain}
+	electionRoles         = []string{RoleScrutineer, RoleCounter, RoleChiefScrutineer, RoleTeller}
+	approvalKinds         = []string{ApprovalSecretary, ApprovalSeatReduction, ApprovalQuorumExclusion, ApprovalManualFallback}
+	trainingKinds         = []string{TrainingDrill}
+	stationSupervisor     = []Role{RoleStation, RoleSupervisor}
+	supervisorCounty      = []Role{RoleSupervisor, RoleCounty}
 )
 
 // registry holds every collection.
 var registry = []*Collection{
+	{
+		Name: "approval", Kind: KindFact, Authors: supervisorCounty, Schema: 1,
+		id: anyID,
+		fields: []field{
+			text("election"),
+			enum("kind", approvalKinds...),
+			text("approved_by"),
+			timestamp("approved_at"),
+			note("notes"),
+		},
+		place: electionPlace,
+	},
 	{
 		Name: "attendance", Kind: KindFact, Authors: []Role{RoleStation}, Schema: 1,
 		id: anyID,
@@ -116,8 +159,26 @@ var registry = []*Collection{
 			text("election"),
 			count("eligible"),
 			count("present"),
+			optional(count("proxies")),
 		},
 		place: electionPlace,
+		slot:  func(_ string, rec record) string { return slotOf(rec.str("election")) },
+	},
+	{
+		Name: "ballot", Kind: KindFact, Authors: []Role{RoleStation}, Schema: 1,
+		id: anyID,
+		fields: []field{
+			text("election"),
+			integer("round", 1, maxCount),
+			integer("serial", 1, maxCount),
+			markMap("marks"),
+			stringList("write_ins", 0),
+		},
+		closed: true,
+		place:  electionPlace,
+		slot: func(_ string, rec record) string {
+			return slotOf(rec.str("election"), rec.num("round"), "ballot", rec.num("serial"))
+		},
 	},
 	{
 		Name: "candidate", Kind: KindReference, Authors: countyOnly, Schema: 1,
@@ -154,7 +215,18 @@ var registry = []*Collection{
 		place: electionRecordPlace,
 	},
 	{
-		Name: "problem", Kind: KindFact, Authors: []Role{RoleSupervisor, RoleCounty}, Schema: 1,
+		Name: "key_village", Kind: KindReference, Authors: countyOnly, Schema: 1,
+		id: anyID,
+		fields: []field{
+			code("village", VillageCodeLen),
+			text("first_secretary"),
+		},
+		place: func(_ string, rec record, _ Resolver) (Place, *ValidationError) {
+			return villagePlaceOf(rec.str("village")), nil
+		},
+	},
+	{
+		Name: "problem", Kind: KindFact, Authors: supervisorCounty, Schema: 1,
 		id: anyID,
 		fields: []field{
 			code("village", VillageCodeLen),
@@ -165,14 +237,35 @@ var registry = []*Collection{
 		place: villagePlace,
 	},
 	{
-		Name: "rectification", Kind: KindFact, Authors: []Role{RoleStation, RoleSupervisor}, Schema: 1,
+		Name: "rectification", Kind: KindFact, Authors: stationSupervisor, Schema: 1,
 		id: anyID,
 		fields: []field{
 			text("problem"),
 			enum("status", rectificationStatuses...),
 			note("notes"),
+			optional(text("after")),
 		},
 		place: problemPlace,
+	},
+	{
+		Name: "returned_member", Kind: KindFact, Authors: stationSupervisor, Schema: 1,
+		id: anyID,
+		fields: []field{
+			code("village", VillageCodeLen),
+			text("origin"),
+			date("returned_on"),
+		},
+		place: villagePlace,
+	},
+	{
+		Name: "role_assignment", Kind: KindReference, Authors: countyOnly, Schema: 1,
+		id: anyID,
+		fields: []field{
+			electionRef("election"),
+			text("person"),
+			enum("role", electionRoles...),
+		},
+		place: electionShapePlace,
 	},
 	{
 		Name: "roll_count", Kind: KindReference, Authors: countyOnly, Schema: 1,
@@ -182,6 +275,8 @@ var registry = []*Collection{
 			count("full_members"),
 			count("eligible"),
 			count("exclusions"),
+			optional(stringList("registrants", 0)),
+			optional(date("published_on")),
 		},
 		place: electionShapePlace,
 	},
@@ -195,6 +290,23 @@ var registry = []*Collection{
 			note("notes"),
 		},
 		place: villagePlace,
+	},
+	{
+		Name: "tally_amendment", Kind: KindFact, Authors: stationSupervisor, Schema: 1,
+		id: anyID,
+		fields: []field{
+			text("sheet"),
+			text("reason"),
+			object("signers", text("station"), text("supervisor")),
+			optional(count("issued")),
+			optional(count("returned")),
+			optional(count("valid")),
+			optional(count("invalid")),
+			optional(votes("votes")),
+			optional(counts("write_ins")),
+			optional(stringList("elected", 0)),
+		},
+		place: amendmentPlace,
 	},
 	{
 		Name: "tally_sheet", Kind: KindFact, Authors: []Role{RoleStation}, Schema: 1,
@@ -211,8 +323,16 @@ var registry = []*Collection{
 			stringList("signers", 1),
 			optional(counts("write_ins")),
 			optional(sha256Hex("photo")),
+			optional(stringList("elected", 0)),
+			optional(object("seat_reduction", integer("new_seats", 1, maxCount), count("votes_for"))),
 		},
 		place: electionPlace,
+		slot: func(_ string, rec record) string {
+			if rec.str("kind") == RoundSecretary {
+				return slotOf(rec.str("election"), "secretary", rec.num("round"))
+			}
+			return slotOf(rec.str("election"), "round", rec.num("round"))
+		},
 	},
 	{
 		Name: "township", Kind: KindReference, Authors: countyOnly, Schema: 1,
@@ -227,6 +347,17 @@ var registry = []*Collection{
 		},
 	},
 	{
+		Name: "training_session", Kind: KindFact, Authors: supervisorCounty, Schema: 1,
+		id: anyID,
+		fields: []field{
+			code("township", TownshipCodeLen),
+			date("held_on"),
+			enum("kind", trainingKinds...),
+			count("attendance"),
+		},
+		place: townshipPlace,
+	},
+	{
 		Name: "village", Kind: KindReference, Authors: countyOnly, Schema: 1,
 		id: codeID(VillageCodeLen),
 		fields: []field{
@@ -236,6 +367,16 @@ var registry = []*Collection{
 			optional(boolean("synthetic")),
 		},
 		place: villageRecordPlace,
+	},
+	{
+		Name: "working_group", Kind: KindReference, Authors: countyOnly, Schema: 1,
+		id: anyID,
+		fields: []field{
+			optional(code("village", VillageCodeLen)),
+			optional(code("township", TownshipCodeLen)),
+			integer("members", 1, maxCount),
+		},
+		place: workingGroupPlace,
 	},
 }
 
@@ -259,4 +400,60 @@ func Collections() []*Collection {
 	cs := slices.Clone(registry)
 	slices.SortFunc(cs, func(a, b *Collection) int { return strings.Compare(a.Name, b.Name) })
 	return cs
+}
+
+// Editable reports whether records of c are edited in place: reference
+// records, authored by the county, whose every edit carries the version it
+// was based on. An edit based on a version that is no longer current is a
+// conflict for the county to resolve, never last-writer-wins. Facts are
+// append-only and never edited.
+func (c *Collection) Editable() bool {
+	return c != nil && c.Kind == KindReference
+}
+
+// Slot returns the logical slot a record claims, within its collection: two
+// different records of one collection claiming the same non-empty slot are
+// a conflict to show the county with both versions, never a silent merge.
+//
+//   - Reference records: the slot is the record id; edits are ordered by
+//     their base version ([Collection.Editable]).
+//   - attendance: <election>, one sign-in count per election.
+//   - tally_sheet: <election>/round/<round>, one sheet per election round;
+//     a SECRETARY plenary sheet claims <election>/secretary/<round>.
+//   - ballot: <election>/<round>/ballot/<serial>, one ballot per serial.
+//   - Every other fact (approval, problem, rectification, returned_member,
+//     supervision_visit, tally_amendment, training_session) claims no slot
+//     and merges by set union: two records are two facts. Contradictions
+//     among them are found by [Evaluate] (amendments that disagree) and
+//     [RectificationStatus] (events that disagree), not by slot.
+//
+// body should be a record [Collection.Validate] accepted; Slot returns ""
+// for a body it cannot read.
+func (c *Collection) Slot(id string, body []byte) string {
+	if c == nil {
+		return ""
+	}
+	if c.Editable() {
+		return id
+	}
+	if c.slot == nil {
+		return ""
+	}
+	members, err := parseObject(body)
+	if err != nil {
+		return ""
+	}
+	rec := make(record, len(members))
+	for _, m := range members {
+		rec[m.name] = m.value
+	}
+	return c.slot(id, rec)
+}
+
+// slotOf joins the parts of a slot with "/", or returns "" if any is empty.
+func slotOf(parts ...string) string {
+	if slices.Contains(parts, "") {
+		return ""
+	}
+	return strings.Join(parts, "/")
 }

@@ -39,10 +39,15 @@ type Candidate struct {
 }
 
 // RollCount is the voter roll of an election: full members (正式党员),
-// approved exclusions, and those eligible to vote.
+// approved exclusions, and those eligible to vote. For a villagers'
+// committee election it may also list the pseudonymous ids of the
+// registered voters (Registrants) and the date the voter list was published
+// (PublishedOn, YYYY-MM-DD).
 type RollCount struct {
 	Election                          string
 	FullMembers, Eligible, Exclusions int
+	Registrants                       []string
+	PublishedOn                       string
 }
 
 // Dataset is the reference data of one county.

@@ -34,3 +34,37 @@ func ExampleCollection_Validate() {
 	// false false
 	// tally_sheet.round: got string, want integer
 }
+
+// The county's view of one village: the facts a station recorded are checked
+// against every rule and the result is recomputed from them.
+func ExampleEvaluate() {
+	const id = "220422100201-PC"
+	facts := election.ElectionFacts{
+		Election: election.Election{
+			ID: id, Village: "220422100201", Type: election.TypePartyCommittee,
+			Seats: 3, Date: "2026-03-07", Status: election.StatusLocked,
+			Candidates: []string{id + "-C1", id + "-C2", id + "-C3", id + "-C4"},
+		},
+		Roll:       &election.RollCount{Election: id, FullMembers: 52, Eligible: 50, Exclusions: 2},
+		Attendance: []election.Attendance{{ID: "att-1", Election: id, Eligible: 50, Present: 45}},
+		Sheets: []election.TallySheet{{
+			ID: "sheet-1", Election: id, Round: 1, Kind: election.RoundFormal,
+			Issued: 45, Returned: 46, Valid: 46, Invalid: 0, // one ballot too many came back
+			Votes: map[string]election.Votes{
+				id + "-C1": {Yes: 40, No: 6}, id + "-C2": {Yes: 35, No: 11},
+				id + "-C3": {Yes: 30, No: 16}, id + "-C4": {Yes: 10, No: 36},
+			},
+			Signers: []string{"监票人甲", "计票人乙"},
+		}},
+	}
+	res := election.Evaluate(facts)
+	fmt.Println(res.Outcome(election.P1), res.Outcome(election.P3), res.OneTimeSuccess, len(res.Elected))
+	for _, f := range res.Findings {
+		if f.Outcome == election.Fail {
+			fmt.Println(f.Rule, f.Message)
+		}
+	}
+	// Output:
+	// PASS FAIL false 0
+	// P3 收回选票多于发出选票：本轮选举无效，须重新选举（发出45张，收回46张）。
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -88,6 +89,13 @@ func (c *Collection) validate(id string, body []byte, r Resolver) (Place, *Valid
 	for _, m := range members {
 		rec[m.name] = m.value
 	}
+	if c.closed {
+		for _, m := range members {
+			if m.name != "id" && !slices.ContainsFunc(c.fields, func(f field) bool { return f.name == m.name }) {
+				return Place{}, &ValidationError{Field: abbreviate(m.name), Reason: "unknown field: " + c.Name + " records carry only " + c.fieldNames()}
+			}
+		}
+	}
 	for _, f := range c.fields {
 		raw, ok := rec[f.name]
 		if ok && f.optional && jsonType(raw) == "null" {
@@ -115,6 +123,15 @@ func (c *Collection) validate(id string, body []byte, r Resolver) (Place, *Valid
 	return c.place(id, rec, r)
 }
 
+// fieldNames lists c's fields for an error message.
+func (c *Collection) fieldNames() string {
+	names := make([]string, len(c.fields))
+	for i, f := range c.fields {
+		names[i] = f.name
+	}
+	return strings.Join(names, ", ")
+}
+
 // record is a JSON object body whose fields have been checked.
 type record map[string]json.RawMessage
 
@@ -122,6 +139,22 @@ type record map[string]json.RawMessage
 func (rec record) str(name string) string {
 	s, _ := stringValue(rec[name])
 	return s
+}
+
+// has reports whether the field name is present and not null.
+func (rec record) has(name string) bool {
+	raw, ok := rec[name]
+	return ok && jsonType(raw) != "null"
+}
+
+// num returns the integer field name in decimal, or "" if it is absent or
+// not an integer.
+func (rec record) num(name string) string {
+	n, err := strconv.ParseInt(string(bytes.TrimSpace(rec[name])), 10, 64)
+	if err != nil {
+		return ""
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // fieldError is a problem with one field's value. path locates it inside the
@@ -341,6 +374,45 @@ func votes(name string) field {
 	}}
 }
 
+// markMap maps candidate ids to a ballot mark: "yes", "no" or "abstain".
+func markMap(name string) field {
+	mark := enum("", markValues...).check
+	return field{name: name, check: func(raw json.RawMessage) *fieldError {
+		return checkObject(raw, "object of marks", mark)
+	}}
+}
+
+// object is a JSON object with the given member fields; members it does not
+// list are allowed, as in a record body.
+func object(name string, members ...field) field {
+	return field{name: name, check: func(raw json.RawMessage) *fieldError {
+		got, err := parseObject(raw)
+		if err != nil {
+			return objectError(raw, err, "object")
+		}
+		byName := make(map[string]json.RawMessage, len(got))
+		for _, m := range got {
+			byName[m.name] = m.value
+		}
+		for _, f := range members {
+			v, ok := byName[f.name]
+			if ok && f.optional && jsonType(v) == "null" {
+				ok = false
+			}
+			if !ok {
+				if f.optional {
+					continue
+				}
+				return &fieldError{path: "." + f.name, reason: reasonMissing}
+			}
+			if fe := f.check(v); fe != nil {
+				return fe.under("." + f.name)
+			}
+		}
+		return nil
+	}}
+}
+
 // counts maps names to counts ≥ 0.
 func counts(name string) field {
 	return field{name: name, check: func(raw json.RawMessage) *fieldError {
@@ -495,6 +567,47 @@ func problemPlace(_ string, rec record, r Resolver) (Place, *ValidationError) {
 		return Place{}, &ValidationError{Field: "problem", Reason: "unknown problem " + quote(id)}
 	}
 	return p, nil
+}
+
+// townshipPlace places a fact at the township it names.
+func townshipPlace(_ string, rec record, r Resolver) (Place, *ValidationError) {
+	t := rec.str("township")
+	if _, ok := lookup(r, "township", t); !ok {
+		return Place{}, &ValidationError{Field: "township", Reason: "unknown township " + quote(t)}
+	}
+	return Place{Township: t}, nil
+}
+
+// amendmentFields are the tally sheet fields a tally amendment may correct.
+var amendmentFields = []string{"issued", "returned", "valid", "invalid", "votes", "write_ins", "elected"}
+
+// amendmentPlace places a tally amendment where the sheet it corrects is,
+// after checking that it corrects at least one field.
+func amendmentPlace(_ string, rec record, r Resolver) (Place, *ValidationError) {
+	if !slices.ContainsFunc(amendmentFields, rec.has) {
+		return Place{}, &ValidationError{Reason: "no corrected field: want at least one of " + strings.Join(amendmentFields, ", ")}
+	}
+	id := rec.str("sheet")
+	p, ok := lookup(r, "tally_sheet", id)
+	if !ok {
+		return Place{}, &ValidationError{Field: "sheet", Reason: "unknown tally sheet " + quote(id)}
+	}
+	return p, nil
+}
+
+// workingGroupPlace places a working group at the village or the township
+// it names: exactly one of the two.
+func workingGroupPlace(_ string, rec record, _ Resolver) (Place, *ValidationError) {
+	v, t := rec.has("village"), rec.has("township")
+	switch {
+	case v && t:
+		return Place{}, &ValidationError{Field: "township", Reason: "got both village and township, want one of them"}
+	case v:
+		return villagePlaceOf(rec.str("village")), nil
+	case t:
+		return Place{Township: rec.str("township")}, nil
+	}
+	return Place{}, &ValidationError{Field: "village", Reason: reasonMissing + ": want village or township"}
 }
 
 // JSON.

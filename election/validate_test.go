@@ -27,6 +27,8 @@ var known = resolver{
 	"election/220422100201-PC": ownVillage,
 	"problem/p-own":            ownVillage,
 	"problem/p-sibling":        siblingVillage,
+	"township/220422100":       ownTownship,
+	"tally_sheet/t-own":        ownVillage,
 }
 
 const (
@@ -47,8 +49,10 @@ func mustLookup(tb testing.TB, name string) *election.Collection {
 
 func TestCollections(t *testing.T) {
 	want := []string{
-		"attendance", "candidate", "county", "election", "problem", "rectification",
-		"roll_count", "supervision_visit", "tally_sheet", "township", "village",
+		"approval", "attendance", "ballot", "candidate", "county", "election", "key_village",
+		"problem", "rectification", "returned_member", "role_assignment", "roll_count",
+		"supervision_visit", "tally_amendment", "tally_sheet", "township", "training_session",
+		"village", "working_group",
 	}
 	var got []string
 	for _, c := range election.Collections() {
@@ -106,6 +110,22 @@ func TestValidate(t *testing.T) {
 		{"ExtraFieldsAllowed", "problem", "p2", `{"village":"220422100201","source":"visit","category":"c","description":"d","checklist":[1,2],"severity":{"x":1}}`, known, ownVillage},
 		{"NestedWhitespace", "tally_sheet", "t5", `{"election":"220422100201-PC","round":1,"kind":"FORMAL","issued":1,"returned":1,"valid":1,"invalid":0,"votes":{ "c1" : { "yes" : 1 , "no" : 0 , "abstain" : 0 } },"signers":[ "甲" ],"write_ins":{ "x" : 0 }}`, known, ownVillage},
 		{"Whitespace", "attendance", "a3", " {\n \"election\" : \"220422100201-PC\" ,\t\"eligible\" : 58 , \"present\" : 55 }\n", known, ownVillage},
+		{"AttendanceProxies", "attendance", "a4", `{"election":"220422100201-VC","eligible":580,"present":300,"proxies":12}`, known, ownVillage},
+		{"TallySecretary", "tally_sheet", "t6", `{"election":"220422100201-PC","round":1,"kind":"SECRETARY","issued":3,"returned":3,"valid":3,"invalid":0,"votes":{"c1":{"yes":3,"no":0,"abstain":0}},"signers":["甲"],"elected":["c1"]}`, known, ownVillage},
+		{"TallySeatReduction", "tally_sheet", "t7", `{"election":"220422100201-PC","round":1,"kind":"FORMAL","issued":40,"returned":40,"valid":40,"invalid":0,"votes":{},"signers":["甲"],"seat_reduction":{"new_seats":4,"votes_for":30}}`, known, ownVillage},
+		{"Ballot", "ballot", "b1", `{"election":"220422100201-PC","round":1,"serial":12,"marks":{"c1":"yes","c2":"no","c3":"abstain"},"write_ins":["王某"]}`, known, ownVillage},
+		{"BallotWithID", "ballot", "b2", `{"id":"b2","election":"220422100201-PC","round":2,"serial":1,"marks":{},"write_ins":[]}`, known, ownVillage},
+		{"Amendment", "tally_amendment", "m1", `{"sheet":"t-own","reason":"录入错误","signers":{"station":"监票人甲","supervisor":"督导乙"},"returned":40,"votes":{"c1":{"yes":30,"no":5,"abstain":5}}}`, known, ownVillage},
+		{"AmendmentElectedOnly", "tally_amendment", "m2", `{"sheet":"t-own","reason":"漏记当选人","signers":{"station":"甲","supervisor":"乙"},"elected":["c1","c2","c3"]}`, known, ownVillage},
+		{"Approval", "approval", "ap1", `{"election":"220422100201-PC","kind":"SEAT_REDUCTION","approved_by":"白泉镇党委","approved_at":"2026-03-07T16:00:00+08:00","notes":""}`, known, ownVillage},
+		{"RoleAssignment", "role_assignment", "ra1", `{"election":"220422100202-PC","person":"p-17","role":"CHIEF_SCRUTINEER"}`, nil, siblingVillage},
+		{"TrainingSession", "training_session", "tr1", `{"township":"220422100","held_on":"2026-02-20","kind":"DRILL","attendance":38}`, known, ownTownship},
+		{"ReturnedMember", "returned_member", "rm1", `{"village":"220422100201","origin":"长春市","returned_on":"2026-03-06"}`, known, ownVillage},
+		{"KeyVillage", "key_village", "kv1", `{"village":"220422101203","first_secretary":"第一书记甲"}`, nil, foreignVillage},
+		{"WorkingGroupVillage", "working_group", "wg1", `{"village":"220422100201","members":3}`, nil, ownVillage},
+		{"WorkingGroupTownship", "working_group", "wg2", `{"township":"220422101","members":3,"village":null}`, nil, otherTownship},
+		{"RollCountVC", "roll_count", "220422100201-VC", `{"election":"220422100201-VC","full_members":0,"eligible":580,"exclusions":0,"registrants":["v1","v2"],"published_on":"2026-04-01"}`, nil, ownVillage},
+		{"RectificationAfter", "rectification", "r3", `{"problem":"p-own","status":"IN_PROGRESS","notes":"","after":"r1"}`, known, ownVillage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,6 +190,30 @@ func TestValidateErrors(t *testing.T) {
 		{"CandidateBadElection", "candidate", "c1", `{"election":"c-1","name":"王某甲","birth_year":1983,"sex":"F","education":"COLLEGE","party_status":"FULL_MEMBER"}`, nil, "election", "want <12-digit village>-PC or -VC"},
 		{"EmptyID", "problem", "", `{"village":"220422100201","source":"visit","category":"c","description":"d"}`, known, "id", "want non-empty"},
 		{"BodyIDMismatch", "county", "220422", `{"id":"220421","name":"东辽县"}`, nil, "id", `got "220421", want record id "220422"`},
+
+		// New collections.
+		{"BallotVoterField", "ballot", "b1", `{"election":"220422100201-PC","round":1,"serial":1,"marks":{},"write_ins":[],"voter":"王某"}`, known, "voter", "unknown field: ballot records carry only election, round, serial, marks, write_ins"},
+		{"BallotSerialZero", "ballot", "b1", `{"election":"220422100201-PC","round":1,"serial":0,"marks":{},"write_ins":[]}`, known, "serial", "got 0, want at least 1"},
+		{"BallotBadMark", "ballot", "b1", `{"election":"220422100201-PC","round":1,"serial":1,"marks":{"c1":"YES"},"write_ins":[]}`, known, "marks.c1", `got "YES", want one of yes, no, abstain`},
+		{"BallotMarksArray", "ballot", "b1", `{"election":"220422100201-PC","round":1,"serial":1,"marks":["c1"],"write_ins":[]}`, known, "marks", "got array, want object of marks"},
+		{"BallotNoWriteIns", "ballot", "b1", `{"election":"220422100201-PC","round":1,"serial":1,"marks":{}}`, known, "write_ins", "required field missing"},
+		{"AmendmentNoSupervisor", "tally_amendment", "m1", `{"sheet":"t-own","reason":"r","signers":{"station":"甲"},"returned":1}`, known, "signers.supervisor", "required field missing"},
+		{"AmendmentEmptySignature", "tally_amendment", "m1", `{"sheet":"t-own","reason":"r","signers":{"station":"甲","supervisor":""},"returned":1}`, known, "signers.supervisor", "got empty string"},
+		{"AmendmentSignersList", "tally_amendment", "m1", `{"sheet":"t-own","reason":"r","signers":["甲","乙"],"returned":1}`, known, "signers", "got array, want object"},
+		{"AmendmentNothingCorrected", "tally_amendment", "m1", `{"sheet":"t-own","reason":"r","signers":{"station":"甲","supervisor":"乙"},"returned":null}`, known, "", "no corrected field"},
+		{"AmendmentUnknownSheet", "tally_amendment", "m1", `{"sheet":"t-none","reason":"r","signers":{"station":"甲","supervisor":"乙"},"returned":1}`, known, "sheet", `unknown tally sheet "t-none"`},
+		{"SeatReductionZero", "tally_sheet", "t1", strings.Replace(tallyOK, `"signers"`, `"seat_reduction":{"new_seats":0,"votes_for":3},"signers"`, 1), known, "seat_reduction.new_seats", "got 0, want at least 1"},
+		{"SeatReductionNoVote", "tally_sheet", "t1", strings.Replace(tallyOK, `"signers"`, `"seat_reduction":{"new_seats":2},"signers"`, 1), known, "seat_reduction.votes_for", "required field missing"},
+		{"ApprovalBadKind", "approval", "ap1", `{"election":"220422100201-PC","kind":"OTHER","approved_by":"x","approved_at":"2026-03-07T16:00:00Z","notes":""}`, known, "kind", `got "OTHER"`},
+		{"RoleBadRole", "role_assignment", "ra1", `{"election":"220422100201-PC","person":"p","role":"监票人"}`, nil, "role", "want one of SCRUTINEER, COUNTER, CHIEF_SCRUTINEER, TELLER"},
+		{"TrainingUnknownTownship", "training_session", "tr1", `{"township":"220422199","held_on":"2026-02-20","kind":"DRILL","attendance":38}`, known, "township", `unknown township "220422199"`},
+		{"TrainingBadKind", "training_session", "tr1", `{"township":"220422100","held_on":"2026-02-20","kind":"LECTURE","attendance":38}`, known, "kind", `got "LECTURE"`},
+		{"ReturnedMemberUnknownVillage", "returned_member", "rm1", `{"village":"220422100299","origin":"x","returned_on":"2026-03-06"}`, known, "village", "unknown village"},
+		{"WorkingGroupBoth", "working_group", "wg1", `{"village":"220422100201","township":"220422100","members":3}`, nil, "township", "got both village and township"},
+		{"WorkingGroupNeither", "working_group", "wg1", `{"members":3}`, nil, "village", "want village or township"},
+		{"WorkingGroupNoMembers", "working_group", "wg1", `{"village":"220422100201","members":0}`, nil, "members", "got 0, want at least 1"},
+		{"KeyVillageBadCode", "key_village", "kv1", `{"village":"2204221002","first_secretary":"x"}`, nil, "village", "want 12 digits"},
+		{"RollBadPublished", "roll_count", "220422100201-VC", `{"election":"220422100201-VC","full_members":0,"eligible":5,"exclusions":0,"published_on":"April 1"}`, nil, "published_on", "want a date"},
 
 		// References the resolver does not know.
 		{"UnknownVillage", "problem", "p1", `{"village":"220422100299","source":"visit","category":"c","description":"d"}`, known, "village", `unknown village "220422100299"`},
@@ -250,5 +294,46 @@ func TestValidateLongValueIsAbbreviated(t *testing.T) {
 	}
 	if n := len(err.Error()); n > 500 {
 		t.Errorf("error message: got %d bytes, want at most 500", n)
+	}
+}
+
+func TestCollectionEditable(t *testing.T) {
+	for _, c := range election.Collections() {
+		if got, want := c.Editable(), c.Kind == election.KindReference; got != want {
+			t.Errorf("%s.Editable(): got %v, want %v", c.Name, got, want)
+		}
+	}
+	var nilColl *election.Collection
+	if nilColl.Editable() || nilColl.Slot("x", []byte(`{}`)) != "" {
+		t.Error("nil collection: got editable or a slot, want neither")
+	}
+}
+
+func TestCollectionSlot(t *testing.T) {
+	tests := []struct {
+		name, collection, id, body, want string
+	}{
+		{"TallyRound", "tally_sheet", "t1", tallyOK, "220422100201-PC/round/1"},
+		{"TallySecretary", "tally_sheet", "t2", strings.Replace(tallyOK, `"FORMAL"`, `"SECRETARY"`, 1), "220422100201-PC/secretary/1"},
+		{"TallyOtherRound", "tally_sheet", "t3", strings.Replace(tallyOK, `"round":1`, `"round":2`, 1), "220422100201-PC/round/2"},
+		{"TallyRoundWhitespace", "tally_sheet", "t3", strings.Replace(tallyOK, `"round":1`, `"round": 2 `, 1), "220422100201-PC/round/2"},
+		{"Attendance", "attendance", "a1", `{"election":"220422100201-PC","eligible":58,"present":55}`, "220422100201-PC"},
+		{"Ballot", "ballot", "b1", `{"election":"220422100201-PC","round":2,"serial":17,"marks":{},"write_ins":[]}`, "220422100201-PC/2/ballot/17"},
+		{"RollCountByID", "roll_count", "220422100201-PC", `{"election":"220422100201-PC","full_members":60,"eligible":58,"exclusions":2}`, "220422100201-PC"},
+		{"ElectionByID", "election", "220422100201-PC", `{}`, "220422100201-PC"},
+		{"VisitUnion", "supervision_visit", "v1", `{"village":"220422100202","round":4,"visited_at":"2026-03-07T09:30:00+08:00","notes":""}`, ""},
+		{"ProblemUnion", "problem", "p1", `{"village":"220422100201","source":"visit","category":"c","description":"d"}`, ""},
+		{"RectificationUnion", "rectification", "r1", `{"problem":"p-own","status":"OPEN","notes":""}`, ""},
+		{"AmendmentUnion", "tally_amendment", "m1", `{"sheet":"t-own","reason":"r","signers":{"station":"甲","supervisor":"乙"},"returned":1}`, ""},
+		{"TrainingUnion", "training_session", "tr1", `{"township":"220422100","held_on":"2026-02-20","kind":"DRILL","attendance":38}`, ""},
+		{"MalformedBody", "tally_sheet", "t9", `{"election":`, ""},
+		{"MissingRound", "tally_sheet", "t9", `{"election":"220422100201-PC"}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := mustLookup(t, tt.collection).Slot(tt.id, []byte(tt.body)); got != tt.want {
+				t.Errorf("Slot: got %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

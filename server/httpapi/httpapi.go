@@ -1,0 +1,216 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"villagesync/server"
+	"villagesync/syncproto"
+)
+
+// Limits of the adapter.
+const (
+	// smallBodyLimit caps the bodies of enroll and token requests.
+	smallBodyLimit = 64 << 10
+	// requestTimeout bounds the service work of one request.
+	requestTimeout = 30 * time.Second
+	// jwksMaxAge is how long clients may cache the JWKS.
+	jwksMaxAge = "public, max-age=300"
+)
+
+// Config configures the adapter. The zero value of every field means its
+// default.
+type Config struct {
+	Logger *slog.Logger // nil = slog.Default()
+	// BodyLimit caps request bodies in decompressed bytes; default
+	// syncproto.MaxPushBytes.
+	BodyLimit int64
+}
+
+// api serves the HTTP API of one service.
+type api struct {
+	svc    *server.Service
+	log    *slog.Logger
+	limit  int64
+	codecs *codecs
+}
+
+// New returns the Echo instance serving svc: routes, middleware and the one
+// error handler.
+func New(svc *server.Service, cfg Config) *echo.Echo {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = syncproto.MaxPushBytes
+	}
+	a := &api{svc: svc, log: cfg.Logger, limit: cfg.BodyLimit}
+
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.HTTPErrorHandler = a.handleError
+	a.codecs = newCodecs(cfg.BodyLimit, a.log)
+
+	e.Use(a.observe)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{LogErrorFunc: a.logPanic}))
+	e.Use(middleware.Secure())
+	e.Use(middleware.ContextTimeout(requestTimeout))
+
+	e.GET("/healthz", a.healthz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(svc.Registry(), promhttp.HandlerOpts{})))
+	e.GET("/.well-known/jwks.json", a.jwks)
+
+	// Middleware is attached per route, not to a group: a group would add
+	// catch-all routes that turn every 405 under /v1 into a 404.
+	e.POST("/v1/enroll", a.enroll, protocol)
+	e.GET("/v1/nonce", a.nonce, protocol)
+	e.POST("/v1/token", a.token, protocol)
+	e.POST("/v1/sync", a.sync, protocol, a.authenticate)
+	e.GET("/v1/records/:collection/:id", a.record, protocol, a.authenticate)
+	return e
+}
+
+// NewHTTPServer returns an http.Server for h with every timeout and the
+// header size bounded.
+func NewHTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+func (a *api) healthz(c echo.Context) error {
+	return a.send(c, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (a *api) jwks(c echo.Context) error {
+	b, err := a.svc.JWKS(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderCacheControl, jwksMaxAge)
+	return a.sendBytes(c, http.StatusOK, "application/jwk-set+json", b)
+}
+
+// decode reads a small JSON request body into v.
+func (a *api) decode(c echo.Context, v any) error {
+	b, err := a.readBody(c, smallBodyLimit)
+	if err != nil {
+		return err
+	}
+	return syncproto.Unmarshal(b, v)
+}
+
+func (a *api) enroll(c echo.Context) error {
+	var req syncproto.EnrollRequest
+	if err := a.decode(c, &req); err != nil {
+		return err
+	}
+	resp, err := a.svc.Enroll(c.Request().Context(), req)
+	if err != nil {
+		return err
+	}
+	return a.send(c, http.StatusOK, resp)
+}
+
+func (a *api) nonce(c echo.Context) error {
+	resp, err := a.svc.Nonce(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return a.send(c, http.StatusOK, resp)
+}
+
+func (a *api) token(c echo.Context) error {
+	var req syncproto.TokenRequest
+	if err := a.decode(c, &req); err != nil {
+		return err
+	}
+	resp, err := a.svc.Token(c.Request().Context(), req)
+	if err != nil {
+		return err
+	}
+	return a.send(c, http.StatusOK, resp)
+}
+
+func (a *api) sync(c echo.Context) error {
+	p := principal(c)
+	if p == nil || p.Device == "" {
+		return syncproto.Errorf(syncproto.CodeForbidden, "only enrolled devices sync: this token was not issued to a device")
+	}
+	b, err := a.readBody(c, a.limit)
+	if err != nil {
+		return err
+	}
+	req, err := syncproto.DecodeSyncRequest(b, p.Device)
+	if err != nil {
+		return err
+	}
+	resp, err := a.svc.Sync(c.Request().Context(), p, req)
+	if err != nil {
+		return err
+	}
+	return a.send(c, http.StatusOK, resp)
+}
+
+// recordBody is the answer of GET /v1/records/:collection/:id.
+type recordBody struct {
+	Collection string          `json:"collection"`
+	ID         string          `json:"id"`
+	Version    uint64          `json:"version"`
+	Body       json.RawMessage `json:"body"`
+	Device     string          `json:"device"`
+	Seq        uint64          `json:"seq"`
+}
+
+// pathParam returns a path parameter unescaped. Echo matches on the raw
+// path when the URL has one (an escaped "/" in an id), and its parameters
+// are then still escaped.
+func pathParam(c echo.Context, name string) (string, error) {
+	v := c.Param(name)
+	if c.Request().URL.RawPath == "" {
+		return v, nil
+	}
+	u, err := url.PathUnescape(v)
+	if err != nil {
+		return "", syncproto.Errorf(syncproto.CodeBadRequest, "invalid escaping in the record path")
+	}
+	return u, nil
+}
+
+func (a *api) record(c echo.Context) error {
+	collection, err := pathParam(c, "collection")
+	if err != nil {
+		return err
+	}
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	rec, err := a.svc.Record(c.Request().Context(), principal(c), collection, id)
+	if err != nil {
+		return err
+	}
+	return a.send(c, http.StatusOK, recordBody{
+		Collection: rec.Collection,
+		ID:         rec.ID,
+		Version:    rec.Version,
+		Body:       rec.Body,
+		Device:     rec.Device,
+		Seq:        rec.Seq,
+	})
+}

@@ -1,0 +1,10 @@
+package httpapi_test
+
+import (
+	"os"
+	"testing"
+
+	"villagesync/server/httpapi/httptestutil"
+)
+
+func TestMain(m *testing.M) { os.Exit(httptestutil.RunTests(m)) }

@@ -1,0 +1,231 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"villagesync/election"
+	"villagesync/syncproto"
+)
+
+// Defaults and limits of [Config] and of the service's credentials.
+const (
+	DefaultIssuer        = "villagesync"
+	DefaultAudience      = "villagesync-api"
+	DefaultTokenTTL      = 15 * time.Minute // also the maximum device token lifetime
+	MaxMintTTL           = 24 * time.Hour   // the longest token MintToken issues
+	DefaultNonceTTL      = 10 * time.Minute
+	DefaultEnrollCodeTTL = 24 * time.Hour
+	MaxEnrollCodeTTL     = 7 * 24 * time.Hour
+	// TokenLeeway is the clock leeway allowed when checking exp, nbf and iat.
+	// Only the server's clock matters, so it is small.
+	TokenLeeway = 30 * time.Second
+
+	// AuthorityKeyPrefix starts the KeyID of the stored key of the server's
+	// own county authoring identity. Such keys sign changes, never tokens or
+	// receipts, and are never published in the JWKS.
+	AuthorityKeyPrefix = "authority-"
+	// AuthorityLabel is the label of the county authority's device row.
+	AuthorityLabel = "county-authority"
+)
+
+// Attribute keys of the service's log records.
+const (
+	logDevice  = "device"
+	logRole    = "role"
+	logScope   = "scope"
+	logSeq     = "seq"
+	logKeyID   = "kid"
+	logErr     = "err"
+	logKind    = "kind"
+	logCount   = "count"
+	logExpires = "expires"
+	logDetail  = "detail"
+	logSubject = "subject"
+
+	logPushed     = "pushed"
+	logApplied    = "applied"
+	logDuplicates = "duplicates"
+	logHeld       = "held"
+	logPulled     = "pulled"
+)
+
+// Config configures a [Service]. The zero value of every field means its
+// default.
+type Config struct {
+	Issuer     string           // JWT iss, default DefaultIssuer
+	Audience   string           // JWT aud, default DefaultAudience
+	TokenTTL   time.Duration    // device token lifetime, default and maximum DefaultTokenTTL
+	NonceTTL   time.Duration    // default DefaultNonceTTL
+	CountyCode string           // the county this server serves, default election.DongliaoCode
+	Now        func() time.Time // injectable clock; nil = time.Now
+	Logger     *slog.Logger     // nil = slog.Default()
+}
+
+// Principal is who a request acts for, derived from a verified access token
+// only.
+type Principal struct {
+	Subject string // device id, or the person or script MintToken named
+	Device  string // the device id; "" for tokens not issued to a device
+	Scope   election.Scope
+}
+
+// Service is the central villagesync service. It is safe for concurrent use.
+type Service struct {
+	store   Store
+	cfg     Config
+	log     *slog.Logger
+	parser  *jwt.Parser
+	metrics *metrics
+
+	keys      atomic.Pointer[keyset]
+	keysMu    sync.Mutex // serialises reloads of keys
+	authorMu  sync.Mutex // serialises Seed, which extends one device chain
+	authority *authority // guarded by authorMu
+}
+
+// New returns a service over store. It makes sure a server signing key
+// exists, creating an Ed25519 key with a random key id if the store has no
+// active one.
+func New(ctx context.Context, store Store, cfg Config) (*Service, error) {
+	if store == nil {
+		return nil, errors.New("new service: nil store")
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = DefaultIssuer
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = DefaultAudience
+	}
+	switch {
+	case cfg.TokenTTL == 0:
+		cfg.TokenTTL = DefaultTokenTTL
+	case cfg.TokenTTL < 0 || cfg.TokenTTL > DefaultTokenTTL:
+		return nil, fmt.Errorf("new service: token ttl %v: want between 0 and %v", cfg.TokenTTL, DefaultTokenTTL)
+	}
+	switch {
+	case cfg.NonceTTL == 0:
+		cfg.NonceTTL = DefaultNonceTTL
+	case cfg.NonceTTL < 0:
+		return nil, fmt.Errorf("new service: nonce ttl %v: want positive", cfg.NonceTTL)
+	}
+	if cfg.CountyCode == "" {
+		cfg.CountyCode = election.DongliaoCode
+	}
+	if err := (election.Scope{Role: election.RoleCounty, Code: cfg.CountyCode}).Validate(); err != nil {
+		return nil, fmt.Errorf("new service: county code: %w", err)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Service{
+		store:   store,
+		cfg:     cfg,
+		log:     cfg.Logger,
+		metrics: newMetrics(),
+	}
+	s.parser = jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
+		jwt.WithIssuer(cfg.Issuer),
+		jwt.WithAudience(cfg.Audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(TokenLeeway),
+		jwt.WithTimeFunc(cfg.Now),
+	)
+	if _, err := s.reloadKeys(ctx, nil); err != nil {
+		return nil, fmt.Errorf("new service: %w", err)
+	}
+	return s, nil
+}
+
+// now is the service clock.
+func (s *Service) now() time.Time { return s.cfg.Now() }
+
+// randomString returns n random bytes as unpadded base64url.
+func randomString(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// Nonce issues a fresh single-use nonce for a token request.
+func (s *Service) Nonce(ctx context.Context) (*syncproto.NonceResponse, error) {
+	nonce, expires, err := s.newNonce(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &syncproto.NonceResponse{Nonce: nonce, Expires: expires.UnixMilli()}, nil
+}
+
+// nonceBytes is the entropy of a server nonce; its wire form is
+// nonceLen base64url characters.
+const (
+	nonceBytes = 32
+	nonceLen   = 43
+)
+
+func (s *Service) newNonce(ctx context.Context) (string, time.Time, error) {
+	nonce, err := randomString(nonceBytes)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	expires := s.now().Add(s.cfg.NonceTTL)
+	if err := s.store.PutNonce(ctx, nonce, expires); err != nil {
+		return "", time.Time{}, fmt.Errorf("put nonce: %w", err)
+	}
+	return nonce, expires, nil
+}
+
+// Revoke revokes a device: its tokens stop working at once and it can get no
+// new ones. The store records how far its chain had reached.
+func (s *Service) Revoke(ctx context.Context, device string) error {
+	if device == "" || len(device) > syncproto.MaxDeviceBytes {
+		return syncproto.Errorf(syncproto.CodeBadRequest, "device id must be 1-%d characters", syncproto.MaxDeviceBytes)
+	}
+	now := s.now()
+	dev, err := s.store.RevokeDevice(ctx, device, now)
+	if err != nil {
+		return clientOrWrap(err, "revoke device")
+	}
+	s.log.WarnContext(ctx, "device revoked", logDevice, dev.ID, logRole, string(dev.Role), logScope, dev.Scope, logSeq, dev.RevokedAfter)
+	alert := Alert{
+		Kind:    "device_revoked",
+		Device:  dev.ID,
+		Detail:  fmt.Sprintf("revoked after seq %d", dev.RevokedAfter),
+		Created: now,
+	}
+	if err := s.store.AddAlert(ctx, alert); err != nil {
+		return fmt.Errorf("revoke device: add alert: %w", err)
+	}
+	return nil
+}
+
+// clientOrWrap returns err unchanged if it is a *syncproto.Error meant for
+// the client, and wraps it with context otherwise.
+func clientOrWrap(err error, context string) error {
+	if _, ok := errors.AsType[*syncproto.Error](err); ok {
+		return err
+	}
+	return fmt.Errorf("%s: %w", context, err)
+}
+
+// isCode reports whether err carries the syncproto code c.
+func isCode(err error, c syncproto.Code) bool {
+	e, ok := errors.AsType[*syncproto.Error](err)
+	return ok && e.Code == c
+}
