@@ -1,0 +1,615 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"villagesync/election"
+	"villagesync/server"
+	"villagesync/syncproto"
+)
+
+// Kinds of conflict rows.
+const (
+	// conflictFact: a change created a record (base 0) whose id already
+	// holds a different body, e.g. two tally sheets for one slot.
+	conflictFact = "fact"
+	// conflictStaleBase: an edit based on a version that is no longer the
+	// record's current one.
+	conflictStaleBase = "stale_base"
+)
+
+// alertEquivocation is the kind of the alert RecordEquivocation raises.
+const alertEquivocation = "equivocation"
+
+// changeCols are the columns of a change as the device sent it, shared by
+// the changes and held tables, in the order scanChange reads them.
+const changeCols = `device, seq, collection, record_id, base, wall, logical, at, clock_offset, schema_version, body, sig`
+
+// The statements of the push path, prepared once on the writer connection
+// (see Store.prepare) so that a push spends its time executing them, not
+// parsing them.
+const (
+	sqlPushHead = `SELECT h.seq, h.hash FROM devices d
+		LEFT JOIN device_heads h ON h.device = d.id WHERE d.id = ?`
+	sqlPushAnyHeld   = `SELECT EXISTS (SELECT 1 FROM held WHERE device = ?)`
+	sqlPushWriteHead = `INSERT INTO device_heads (device, seq, hash) VALUES (?, ?, ?)
+		ON CONFLICT (device) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`
+	sqlPushLogHash  = `SELECT hash FROM changes WHERE device = ? AND seq = ?`
+	sqlPushHeldLink = `SELECT hash, prev FROM held WHERE device = ? AND seq = ?`
+	sqlPushLog      = `INSERT INTO changes (` + changeCols + `, hash, prev, township, village, received)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlPushHold = `INSERT INTO held (` + changeCols + `, hash, prev, township, village, received)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlPushRelease   = `DELETE FROM held WHERE device = ? AND seq = ?`
+	sqlPushNewRecord = `INSERT INTO records (collection, id, version, pos, township, village, device, seq)
+		VALUES (?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`
+	sqlPushMaxPos = `SELECT COALESCE(MAX(pos), 0) FROM changes`
+)
+
+// pushStatements are prepared by Open.
+var pushStatements = []string{
+	sqlPushHead, sqlPushAnyHeld, sqlPushWriteHead, sqlPushLogHash, sqlPushHeldLink,
+	sqlPushLog, sqlPushHold, sqlPushRelease, sqlPushNewRecord, sqlPushMaxPos,
+}
+
+// Push stores one device's verified changes durably and atomically. See
+// server.Store.
+//
+// For each change in ascending seq: a seq at or below the device's head is a
+// duplicate if its hash equals the logged one and an equivocation otherwise;
+// the seq right after the head is appended to the log if its prev is the
+// head's hash (an equivocation otherwise); a seq beyond a gap is held. Held
+// changes the push unblocks are then appended in order. Appending applies the
+// change to its record: a new record is created at version 1; an identical
+// body changes nothing; an edit based on the current version bumps the
+// version; anything else is a conflict row and the record keeps its body.
+//
+// Concurrent pushes share a commit (see commitGroup): each runs inside its
+// own savepoint of one write transaction, so each is all or nothing, and
+// Push returns only once that transaction is durably committed.
+func (s *Store) Push(ctx context.Context, device string, batch []server.Incoming, now time.Time) (server.PushResult, error) {
+	if err := checkBatch(device, batch); err != nil {
+		return server.PushResult{}, err
+	}
+	r := &pushRequest{ctx: ctx, device: device, batch: batch, now: now, done: make(chan struct{})}
+	select {
+	case s.pushes <- r:
+	case <-ctx.Done():
+		return server.PushResult{}, fmt.Errorf("push: %w", ctx.Err())
+	case <-s.stop:
+		return server.PushResult{}, errClosed()
+	}
+	// Once taken, a push runs to its commit; waiting for it bounds nothing
+	// but keeps the answer truthful.
+	<-r.done
+	return r.res, r.err
+}
+
+// pushOne runs one push inside the group's transaction.
+func (g *group) pushOne(r *pushRequest) (server.PushResult, error) {
+	p := &push{ctx: g.ctx, g: g, tx: g.tx, device: r.device, now: r.now.UnixNano()}
+	if err := p.run(r.batch); err != nil {
+		var eq *server.EquivocationError
+		var pe *syncproto.Error
+		if errors.As(err, &eq) || errors.As(err, &pe) {
+			return server.PushResult{}, err
+		}
+		return server.PushResult{}, fmt.Errorf("push: %w", err)
+	}
+	return p.res, nil
+}
+
+// checkBatch checks what the store relies on: one device, strictly
+// ascending seqs from 1, and numbers SQLite can hold.
+func checkBatch(device string, batch []server.Incoming) error {
+	if device == "" {
+		return syncproto.Errorf(syncproto.CodeBadRequest, "push needs a device")
+	}
+	var last uint64
+	for i := range batch {
+		c := &batch[i].Change
+		switch {
+		case c.Device != device:
+			return &syncproto.Error{Code: syncproto.CodeForbidden, Message: fmt.Sprintf("change is authored by %q, not %q", c.Device, device), Seq: c.Seq}
+		case c.Seq == 0 || c.Seq > math.MaxInt64:
+			return &syncproto.Error{Code: syncproto.CodeBadRequest, Message: "seq out of range", Seq: c.Seq}
+		case c.Seq <= last:
+			return &syncproto.Error{Code: syncproto.CodeChainBroken, Message: "changes must be in strictly ascending seq order", Seq: c.Seq}
+		case c.Base > math.MaxInt64:
+			return &syncproto.Error{Code: syncproto.CodeBadRequest, Message: "base version out of range", Seq: c.Seq}
+		}
+		last = c.Seq
+	}
+	return nil
+}
+
+// push is the state of one Push transaction.
+type push struct {
+	ctx    context.Context
+	g      *group
+	tx     *sql.Tx
+	device string
+	now    int64
+
+	head     uint64         // contiguous head so far
+	headHash syncproto.Hash // hash of change head
+	anyHeld  bool           // whether the device may have held changes
+	lastPos  int64          // log position of the last change appended
+	res      server.PushResult
+}
+
+func (p *push) run(batch []server.Incoming) error {
+	var seq sql.NullInt64
+	var hash []byte
+	err := p.queryRow(sqlPushHead, p.device).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return syncproto.Errorf(syncproto.CodeNotFound, "device %s is not enrolled", p.device)
+	}
+	if err != nil {
+		return fmt.Errorf("read head: %w", err)
+	}
+	if seq.Valid {
+		p.head = uint64(seq.Int64)
+		if p.headHash, err = toHash(hash); err != nil {
+			return fmt.Errorf("read head: %w", err)
+		}
+	}
+	start := p.head
+	if err := p.queryRow(sqlPushAnyHeld, p.device).Scan(&p.anyHeld); err != nil {
+		return fmt.Errorf("read held: %w", err)
+	}
+
+	for i := range batch {
+		if err := p.one(&batch[i]); err != nil {
+			return err
+		}
+	}
+	if err := p.drain(); err != nil {
+		return err
+	}
+
+	if p.head != start {
+		if _, err := p.exec(sqlPushWriteHead, p.device, int64(p.head), p.headHash[:]); err != nil {
+			return fmt.Errorf("write head: %w", err)
+		}
+	}
+	p.res.Through = p.head
+	p.res.Head = p.headHash
+	if p.anyHeld {
+		held, err := heldSeqs(p.ctx, p.tx, p.device)
+		if err != nil {
+			return err
+		}
+		p.res.Held = held
+	}
+	// The log has one writer and positions only grow, so the last change
+	// appended is the end of the log.
+	pos := p.lastPos
+	if p.res.Applied == 0 {
+		if err := p.queryRow(sqlPushMaxPos).Scan(&pos); err != nil {
+			return fmt.Errorf("read log position: %w", err)
+		}
+	}
+	p.res.Pos = uint64(pos)
+	return nil
+}
+
+func (p *push) exec(query string, args ...any) (sql.Result, error) {
+	if st := p.g.stmt(query); st != nil {
+		return st.ExecContext(p.ctx, args...)
+	}
+	return p.tx.ExecContext(p.ctx, query, args...)
+}
+
+func (p *push) queryRow(query string, args ...any) *sql.Row {
+	if st := p.g.stmt(query); st != nil {
+		return st.QueryRowContext(p.ctx, args...)
+	}
+	return p.tx.QueryRowContext(p.ctx, query, args...)
+}
+
+// one handles one incoming change.
+func (p *push) one(in *server.Incoming) error {
+	seq := in.Change.Seq
+	if seq <= p.head {
+		var stored []byte
+		if err := p.queryRow(sqlPushLogHash, p.device, int64(seq)).Scan(&stored); err != nil {
+			return fmt.Errorf("read logged change %d: %w", seq, err)
+		}
+		if !bytes.Equal(stored, in.Hash[:]) {
+			return p.equivocation(seq, "changes", seq, incomingChange(in))
+		}
+		p.res.Duplicates++
+		return nil
+	}
+	if p.anyHeld {
+		hash, _, ok, err := p.heldLink(seq)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if hash != in.Hash {
+				return p.equivocation(seq, "held", seq, incomingChange(in))
+			}
+			p.res.Duplicates++
+			return nil
+		}
+	}
+	if seq == p.head+1 {
+		return p.append(in)
+	}
+	return p.hold(in)
+}
+
+// append adds a change that extends the device's contiguous head to the
+// log and applies it to its record.
+func (p *push) append(in *server.Incoming) error {
+	c := &in.Change
+	if in.Prev != p.headHash {
+		if p.head == 0 {
+			return &syncproto.Error{Code: syncproto.CodeChainBroken, Message: "seq 1 must have a zero prev hash", Seq: c.Seq}
+		}
+		// The device signed a change whose history contradicts the
+		// change the server logged at seq-1.
+		return p.equivocation(p.head, "changes", p.head, incomingChange(in))
+	}
+	res, err := p.exec(sqlPushLog, changeArgs(c, in.Hash, in.Prev, in.Place, p.now)...)
+	if err != nil {
+		return fmt.Errorf("log change %d: %w", c.Seq, err)
+	}
+	pos, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("log change %d: %w", c.Seq, err)
+	}
+	p.lastPos = pos
+	if err := p.apply(c, in.Place, pos); err != nil {
+		return err
+	}
+	p.head = c.Seq
+	p.headHash = in.Hash
+	p.res.Applied++
+	return nil
+}
+
+// apply applies a logged change at log position pos to its record.
+func (p *push) apply(c *syncproto.Change, place election.Place, pos int64) error {
+	res, err := p.exec(sqlPushNewRecord, c.Collection, c.ID, pos, place.Township, place.Village, c.Device, int64(c.Seq))
+	if err != nil {
+		return fmt.Errorf("apply change %d: %w", c.Seq, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("apply change %d: %w", c.Seq, err)
+	}
+	if n == 1 {
+		return nil // a new record
+	}
+	cur, ok, err := loadRecord(p.ctx, p.tx, c.Collection, c.ID)
+	if err != nil || !ok {
+		return fmt.Errorf("apply change %d: read record (found %t): %w", c.Seq, ok, err)
+	}
+	if bytes.Equal(cur.Body, c.Body) {
+		return nil // the same content again: nothing to merge
+	}
+	if c.Base == cur.Version {
+		if _, err := p.tx.ExecContext(p.ctx, `UPDATE records SET version = version + 1, pos = ?, township = ?, village = ?,
+			device = ?, seq = ? WHERE collection = ? AND id = ?`,
+			pos, place.Township, place.Village, c.Device, int64(c.Seq), c.Collection, c.ID); err != nil {
+			return fmt.Errorf("apply change %d: %w", c.Seq, err)
+		}
+		return nil
+	}
+	kind := conflictStaleBase
+	if c.Base == 0 {
+		kind = conflictFact
+	}
+	if _, err := p.tx.ExecContext(p.ctx, `INSERT INTO conflicts (collection, record_id, kind, base,
+		existing_version, existing_device, existing_seq, existing_pos, existing_body,
+		incoming_device, incoming_seq, incoming_pos, incoming_body, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.Collection, c.ID, kind, int64(c.Base),
+		int64(cur.Version), cur.Device, int64(cur.Seq), int64(cur.Pos), cur.Body,
+		c.Device, int64(c.Seq), pos, []byte(c.Body), p.now); err != nil {
+		return fmt.Errorf("record conflict for change %d: %w", c.Seq, err)
+	}
+	p.res.Conflicts++
+	return nil
+}
+
+// hold stores a change beyond a gap, after checking that it chains with
+// any held neighbours.
+func (p *push) hold(in *server.Incoming) error {
+	c := &in.Change
+	if p.anyHeld {
+		if hash, _, ok, err := p.heldLink(c.Seq - 1); err != nil {
+			return err
+		} else if ok && hash != in.Prev {
+			return p.equivocation(c.Seq-1, "held", c.Seq-1, incomingChange(in))
+		}
+		if _, prev, ok, err := p.heldLink(c.Seq + 1); err != nil {
+			return err
+		} else if ok && prev != in.Hash {
+			return p.equivocation(c.Seq, "held", c.Seq+1, incomingChange(in))
+		}
+	}
+	if _, err := p.exec(sqlPushHold, changeArgs(c, in.Hash, in.Prev, in.Place, p.now)...); err != nil {
+		return fmt.Errorf("hold change %d: %w", c.Seq, err)
+	}
+	p.anyHeld = true
+	return nil
+}
+
+// drain appends the held changes that now extend the contiguous head.
+func (p *push) drain() error {
+	for p.anyHeld {
+		in, ok, err := p.heldChange(p.head + 1)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
+		if err := p.append(&in); err != nil {
+			return err
+		}
+		if _, err := p.exec(sqlPushRelease, p.device, int64(in.Change.Seq)); err != nil {
+			return fmt.Errorf("release held change %d: %w", in.Change.Seq, err)
+		}
+	}
+	return nil
+}
+
+// heldLink returns the hash and prev of the device's held change seq.
+func (p *push) heldLink(seq uint64) (hash, prev syncproto.Hash, ok bool, err error) {
+	if seq == 0 || seq > math.MaxInt64 {
+		return hash, prev, false, nil
+	}
+	var h, pr []byte
+	err = p.queryRow(sqlPushHeldLink, p.device, int64(seq)).Scan(&h, &pr)
+	if errors.Is(err, sql.ErrNoRows) {
+		return hash, prev, false, nil
+	}
+	if err != nil {
+		return hash, prev, false, fmt.Errorf("read held change %d: %w", seq, err)
+	}
+	if hash, err = toHash(h); err != nil {
+		return hash, prev, false, fmt.Errorf("read held change %d: %w", seq, err)
+	}
+	if prev, err = toHash(pr); err != nil {
+		return hash, prev, false, fmt.Errorf("read held change %d: %w", seq, err)
+	}
+	return hash, prev, true, nil
+}
+
+// heldChange reads the device's held change seq in full.
+func (p *push) heldChange(seq uint64) (server.Incoming, bool, error) {
+	in, err := storedChange(p.ctx, p.tx, "held", p.device, seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return server.Incoming{}, false, nil
+	}
+	if err != nil {
+		return server.Incoming{}, false, fmt.Errorf("read held change %d: %w", seq, err)
+	}
+	return in, true, nil
+}
+
+// equivocation builds the error for two versions of the device's change
+// seq: the one stored in table at storedSeq and the incoming one.
+func (p *push) equivocation(seq uint64, table string, storedSeq uint64, incoming syncproto.Change) error {
+	stored, err := storedChange(p.ctx, p.tx, table, p.device, storedSeq)
+	if err != nil {
+		return fmt.Errorf("read equivocation evidence: %w", err)
+	}
+	return &server.EquivocationError{
+		Device:   p.device,
+		Seq:      seq,
+		Stored:   stored.Change,
+		Incoming: incoming,
+	}
+}
+
+// incomingChange is the change of in with its prev attached, as evidence of
+// the history the device claimed.
+func incomingChange(in *server.Incoming) syncproto.Change {
+	c := in.Change
+	prev := in.Prev
+	c.Prev = &prev
+	return c
+}
+
+// storedChange reads a change of device from table (changes or held), with
+// its Prev set to the stored prev hash.
+func storedChange(ctx context.Context, tx *sql.Tx, table, device string, seq uint64) (server.Incoming, error) {
+	var q string
+	switch table {
+	case "changes":
+		q = `SELECT ` + changeCols + `, hash, prev, township, village FROM changes WHERE device = ? AND seq = ?`
+	case "held":
+		q = `SELECT ` + changeCols + `, hash, prev, township, village FROM held WHERE device = ? AND seq = ?`
+	default:
+		return server.Incoming{}, fmt.Errorf("no change table %q", table)
+	}
+	var in server.Incoming
+	var hash, prev []byte
+	row := tx.QueryRowContext(ctx, q, device, int64(seq))
+	if err := scanChange(row, &in.Change, &hash, &prev, &in.Place.Township, &in.Place.Village); err != nil {
+		return server.Incoming{}, err
+	}
+	var err error
+	if in.Hash, err = toHash(hash); err != nil {
+		return server.Incoming{}, err
+	}
+	if in.Prev, err = toHash(prev); err != nil {
+		return server.Incoming{}, err
+	}
+	p := in.Prev
+	in.Change.Prev = &p
+	return in, nil
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// scanChange scans the changeCols columns into c, then any extra columns.
+func scanChange(sc scanner, c *syncproto.Change, extra ...any) error {
+	var seq, base, logical, schema int64
+	var body, sig []byte
+	dest := append([]any{&c.Device, &seq, &c.Collection, &c.ID, &base, &c.Wall, &logical, &c.At, &c.Offset, &schema, &body, &sig}, extra...)
+	if err := sc.Scan(dest...); err != nil {
+		return err
+	}
+	c.Seq = uint64(seq)
+	c.Base = uint64(base)
+	c.Logical = uint32(logical)
+	c.Schema = uint32(schema)
+	c.Body = json.RawMessage(body)
+	if len(sig) > 0 {
+		c.Sig = syncproto.Bytes(sig)
+	}
+	return nil
+}
+
+// changeArgs are the values of changeCols followed by hash, prev, township,
+// village and received.
+func changeArgs(c *syncproto.Change, hash, prev syncproto.Hash, place election.Place, received int64) []any {
+	var sig []byte
+	if len(c.Sig) > 0 {
+		sig = []byte(c.Sig)
+	}
+	return []any{
+		c.Device, int64(c.Seq), c.Collection, c.ID, int64(c.Base), c.Wall, int64(c.Logical), c.At, c.Offset,
+		int64(c.Schema), []byte(c.Body), sig,
+		hash[:], prev[:], place.Township, place.Village, received,
+	}
+}
+
+func toHash(b []byte) (syncproto.Hash, error) {
+	var h syncproto.Hash
+	if len(b) != len(h) {
+		return h, fmt.Errorf("stored hash is %d bytes, want %d", len(b), len(h))
+	}
+	copy(h[:], b)
+	return h, nil
+}
+
+// loadHead returns a device's contiguous head seq and hash (0 and zero if
+// it has none).
+func loadHead(ctx context.Context, tx *sql.Tx, device string) (uint64, syncproto.Hash, error) {
+	var seq int64
+	var hash []byte
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM device_heads WHERE device = ?`, device).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, syncproto.Hash{}, nil
+	}
+	if err != nil {
+		return 0, syncproto.Hash{}, fmt.Errorf("read head: %w", err)
+	}
+	h, err := toHash(hash)
+	if err != nil {
+		return 0, syncproto.Hash{}, fmt.Errorf("read head: %w", err)
+	}
+	return uint64(seq), h, nil
+}
+
+// heldSeqs returns the seqs a device holds beyond a gap, ascending.
+func heldSeqs(ctx context.Context, tx *sql.Tx, device string) ([]uint64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT seq FROM held WHERE device = ? ORDER BY seq`, device)
+	if err != nil {
+		return nil, fmt.Errorf("read held: %w", err)
+	}
+	defer rows.Close()
+	var seqs []uint64
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			return nil, fmt.Errorf("read held: %w", err)
+		}
+		seqs = append(seqs, uint64(seq))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read held: %w", err)
+	}
+	return seqs, nil
+}
+
+// maxPos is the server log's last position (0 when empty).
+func maxPos(ctx context.Context, tx *sql.Tx) (uint64, error) {
+	var pos int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(pos), 0) FROM changes`).Scan(&pos); err != nil {
+		return 0, fmt.Errorf("read log position: %w", err)
+	}
+	return uint64(pos), nil
+}
+
+// Head returns a device's contiguous head (0 and zero hash if none) and the
+// seqs it holds beyond a gap.
+func (s *Store) Head(ctx context.Context, device string) (uint64, syncproto.Hash, []uint64, error) {
+	tx, err := s.beginRead(ctx)
+	if err != nil {
+		return 0, syncproto.Hash{}, nil, fmt.Errorf("head: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	seq, hash, err := loadHead(ctx, tx, device)
+	if err != nil {
+		return 0, syncproto.Hash{}, nil, fmt.Errorf("head: %w", err)
+	}
+	held, err := heldSeqs(ctx, tx, device)
+	if err != nil {
+		return 0, syncproto.Hash{}, nil, fmt.Errorf("head: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, syncproto.Hash{}, nil, fmt.Errorf("head: %w", err)
+	}
+	return seq, hash, held, nil
+}
+
+// RecordEquivocation keeps both versions of an equivocating change as
+// evidence and raises an "equivocation" alert. The alert names the device
+// and seq only; the bodies stay in the evidence table.
+func (s *Store) RecordEquivocation(ctx context.Context, e *server.EquivocationError, now time.Time) error {
+	if e == nil {
+		return syncproto.Errorf(syncproto.CodeBadRequest, "no equivocation to record")
+	}
+	stored, err := syncproto.Marshal(e.Stored)
+	if err != nil {
+		return fmt.Errorf("record equivocation: encode stored change: %w", err)
+	}
+	incoming, err := syncproto.Marshal(e.Incoming)
+	if err != nil {
+		return fmt.Errorf("record equivocation: encode incoming change: %w", err)
+	}
+	if e.Seq > math.MaxInt64 {
+		return syncproto.Errorf(syncproto.CodeBadRequest, "equivocation seq out of range")
+	}
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return fmt.Errorf("record equivocation: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO equivocations (device, seq, stored, incoming, created) VALUES (?, ?, ?, ?, ?)`,
+		e.Device, int64(e.Seq), string(stored), string(incoming), now.UnixNano()); err != nil {
+		return fmt.Errorf("record equivocation: %w", err)
+	}
+	alert := server.Alert{
+		Kind:    alertEquivocation,
+		Device:  e.Device,
+		Detail:  fmt.Sprintf("device signed two different changes for seq %d; both kept as evidence", e.Seq),
+		Created: now,
+	}
+	if err := insertAlert(ctx, tx, alert); err != nil {
+		return fmt.Errorf("record equivocation: alert: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record equivocation: %w", err)
+	}
+	return nil
+}
