@@ -117,3 +117,25 @@ func FuzzCursor(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeBundle: bundle decoding never panics and what it accepts is
+// shaped: one device, ascending seqs.
+func FuzzDecodeBundle(f *testing.F) {
+	changes, _ := chain(f, testKey(), 3)
+	good, _ := syncproto.EncodeBundle(&syncproto.Bundle{Format: syncproto.BundleFormat, Device: changes[0].Device, Changes: wire(changes)})
+	plain, _ := syncproto.Marshal(syncproto.Bundle{Format: syncproto.BundleFormat, Device: changes[0].Device, Changes: wire(changes)})
+	f.Add(good)
+	f.Add(plain)
+	f.Add([]byte{0x1f, 0x8b, 8, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := syncproto.DecodeBundle(data)
+		if err != nil {
+			return
+		}
+		for i, c := range b.Changes {
+			if c.Device != b.Device || i > 0 && c.Seq <= b.Changes[i-1].Seq {
+				t.Fatalf("accepted a misshapen bundle at change %d", i)
+			}
+		}
+	})
+}

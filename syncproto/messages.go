@@ -24,6 +24,10 @@ type SyncRequest struct {
 	// consecutive seqs: the first change of each run carries Prev (unless its
 	// seq is 1) and the last carries Sig.
 	Changes []Change `json:"changes,omitempty"`
+	// Relay carries other devices' changes (imported from bundles) toward
+	// the server: grouped by device, each group runs as in Changes. The
+	// server verifies them against each original device's key and scope.
+	Relay []Change `json:"relay,omitempty"`
 	// Cursor is the opaque cursor of the last pull response ("" = start).
 	Cursor string `json:"cursor,omitempty"`
 	// PullMax bounds the pulled changes' encoded size; 0 = DefaultPullBytes.
@@ -51,6 +55,9 @@ type SyncResponse struct {
 	More bool `json:"more,omitempty"`
 	// Now is the server clock when it built the response, Unix ms.
 	Now int64 `json:"now"`
+	// Relayed has one receipt per device whose changes were relayed in the
+	// request, covering what the server now holds of that device.
+	Relayed []Receipt `json:"relayed,omitempty"`
 	// Nonce is a fresh single-use nonce for the device's next token request,
 	// saving it a round trip.
 	Nonce string `json:"nonce,omitempty"`
@@ -132,8 +139,8 @@ func DecodeSyncRequest(data []byte, device string) (*SyncRequest, error) {
 	if err := Unmarshal(data, &req); err != nil {
 		return nil, err
 	}
-	if len(req.Changes) > MaxPushChanges {
-		return nil, Errorf(CodeTooLarge, "%d changes in one request, over the %d limit", len(req.Changes), MaxPushChanges)
+	if n := len(req.Changes) + len(req.Relay); n > MaxPushChanges {
+		return nil, Errorf(CodeTooLarge, "%d changes in one request, over the %d limit", n, MaxPushChanges)
 	}
 	for i := range req.Changes {
 		c := &req.Changes[i]
@@ -146,6 +153,14 @@ func DecodeSyncRequest(data []byte, device string) (*SyncRequest, error) {
 	}
 	if _, err := SplitRuns(req.Changes); err != nil {
 		return nil, err
+	}
+	if err := CheckRelay(req.Relay); err != nil {
+		return nil, err
+	}
+	for i := range req.Relay {
+		if req.Relay[i].Device == device {
+			return nil, &Error{Code: CodeBadRequest, Message: "a device's own changes go in changes, not relay", Seq: req.Relay[i].Seq}
+		}
 	}
 	if _, err := DecodeCursor(req.Cursor); err != nil {
 		return nil, err

@@ -303,3 +303,65 @@ func TestDeviceID(t *testing.T) {
 		t.Fatalf("got %q, want dev- and 20 hex digits", id)
 	}
 }
+
+func TestBundle(t *testing.T) {
+	priv := testKey()
+	changes, _ := chain(t, priv, 4)
+	b := &syncproto.Bundle{Format: syncproto.BundleFormat, Device: changes[0].Device, Created: 1, Changes: wire(changes[1:])}
+	data, err := syncproto.EncodeBundle(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := syncproto.DecodeBundle(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := syncproto.VerifyRun(priv.Public().(ed25519.PublicKey), got.Changes); err != nil {
+		t.Fatalf("bundle does not verify after a round trip: %v", err)
+	}
+	t.Run("ErrTampered", func(t *testing.T) {
+		bad := *got
+		bad.Changes = append([]syncproto.Change(nil), got.Changes...)
+		bad.Changes[0].Body = json.RawMessage(`{"round":9}`)
+		if _, err := syncproto.VerifyRun(priv.Public().(ed25519.PublicKey), bad.Changes); syncproto.ErrorCode(err) != syncproto.CodeBadSignature {
+			t.Fatalf("tampered bundle: got %v, want bad_signature", err)
+		}
+	})
+	t.Run("ErrDropped", func(t *testing.T) {
+		bad := append(append([]syncproto.Change(nil), got.Changes[:1]...), got.Changes[2:]...)
+		if _, err := syncproto.VerifyRun(priv.Public().(ed25519.PublicKey), bad); err == nil {
+			t.Fatal("a bundle with a change dropped verified")
+		}
+	})
+	for name, data := range map[string][]byte{
+		"ErrFormat":  []byte(`{"format":"x","device":"d","changes":[]}`),
+		"ErrEmpty":   []byte(`{"format":"villagesync-bundle/1","device":"d","changes":[]}`),
+		"ErrGarbage": {0x1f, 0x8b, 1, 2, 3},
+		"ErrOther":   []byte(`{"format":"villagesync-bundle/1","device":"d","changes":[{"device":"e","seq":1,"coll":"x","id":"a","t":1,"at":1,"v":1,"body":{}}]}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := syncproto.DecodeBundle(data); err == nil {
+				t.Fatal("decoded")
+			}
+		})
+	}
+}
+
+func TestRelayInSyncRequest(t *testing.T) {
+	a, _ := chain(t, testKey(), 2)
+	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, 32))
+	b, _ := chain(t, other, 2)
+	req := syncproto.SyncRequest{Relay: append(wire(a), wire(b)...)}
+	body, _ := syncproto.Marshal(req)
+	if _, err := syncproto.DecodeSyncRequest(body, "dev-carrier"); err != nil {
+		t.Fatalf("relay of two devices: %v", err)
+	}
+	if _, err := syncproto.DecodeSyncRequest(body, a[0].Device); syncproto.ErrorCode(err) != syncproto.CodeBadRequest {
+		t.Fatalf("own changes in relay: got %v, want bad_request", err)
+	}
+	mixed := syncproto.SyncRequest{Relay: []syncproto.Change{a[0], b[0], a[1]}}
+	body, _ = syncproto.Marshal(mixed)
+	if _, err := syncproto.DecodeSyncRequest(body, "dev-carrier"); syncproto.ErrorCode(err) != syncproto.CodeBadRequest {
+		t.Fatalf("ungrouped relay: got %v, want bad_request", err)
+	}
+}
