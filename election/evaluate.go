@@ -687,13 +687,11 @@ func (ev *evaluation) ballots() {
 				ev.add(conflict(fmt.Sprintf("第%d轮第%d号选票", round, serial), fmt.Sprintf("round %d ballot %d", round, serial), srefs))
 				continue
 			}
-			b := groups[0][0]
-			list = append(list, b)
-			if seats > 0 {
-				if f := CheckBallot(b, seats); f.Outcome == Fail {
-					ev.add(f.with(srefs...))
-				}
-			}
+			// A ballot with more marks than seats is invalid (P4), which is
+			// the rule working, not a violation: it is counted among the
+			// invalid ballots below, and only a sheet that disagrees with
+			// the recount is a finding.
+			list = append(list, groups[0][0])
 		}
 		if sl == nil || sl.conflict || disputed || seats <= 0 {
 			continue

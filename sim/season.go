@@ -149,8 +149,8 @@ var cst = time.FixedZone("CST", 8*60*60)
 // decoded with election's Decode functions: every script is in capture
 // order; every election, evaluated by election.Evaluate, elects exactly its
 // first Seats candidates in one round, with its ballots agreeing with its
-// sheet and no FAIL or REVIEW finding besides one P4 FAIL per invalid
-// ballot (how the rules mark a spoilt ballot); every injected sheet really
+// sheet (its invalid count being the ballots CheckBallot finds invalid)
+// and no FAIL or REVIEW finding; every injected sheet really
 // conflicts; every problem ends VERIFIED with no contradiction, each event
 // after it; and the totals are the county's. Otherwise it returns an error
 // naming what failed. (That every body passes its collection's Validate,
@@ -1254,13 +1254,15 @@ func (f *seasonFacts) checkElection(ref *reference, e election.Election, res ele
 			onTime = onTime || f.at[s.ID].Format(time.DateOnly) == e.Date
 		}
 	}
-	spoilt := 0
 	for _, fd := range res.Findings {
-		switch {
-		case spoiltBallot(fd):
-			spoilt++
-		case fd.Outcome == election.Fail || fd.Outcome == election.Review:
+		if fd.Outcome == election.Fail || fd.Outcome == election.Review {
 			return fmt.Errorf("%s %s: %s", fd.Rule, fd.Outcome, fd.MessageEN)
+		}
+	}
+	spoilt := 0
+	for _, b := range f.ballots[e.ID] {
+		if election.CheckBallot(b, e.Seats).Outcome == election.Fail {
+			spoilt++
 		}
 	}
 	if spoilt != invalid {
@@ -1297,14 +1299,6 @@ func (f *seasonFacts) checkElection(ref *reference, e election.Election, res ele
 		}
 	}
 	return nil
-}
-
-// spoiltBallot reports whether fd is the P4 verdict on one ballot that
-// chooses more names than seats: the rules' way of marking that ballot
-// invalid, which does not touch the round.
-func spoiltBallot(fd election.Finding) bool {
-	return fd.Rule == election.P4 && fd.Outcome == election.Fail && len(fd.Evidence) > 0 &&
-		!slices.ContainsFunc(fd.Evidence, func(r election.Ref) bool { return r.Collection != "ballot" })
 }
 
 // checkInjected checks that every injected sheet claims the slot of the
