@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,16 +27,24 @@ func BenchmarkPut(b *testing.B) {
 				`"votes":{"` + village + `-PC-C1":{"yes":80,"no":30,"abstain":7},"` + village + `-PC-C2":{"yes":61,"no":50,"abstain":6}},` +
 				`"signers":["计票人","监票人","总监票人"]}`
 		},
-		"attendance": func(i int) string { return attendance(village, 100+i%20) },
+		// A fact that claims no slot: facts merge by set union.
+		"returned_member": func(i int) string {
+			return `{"village":"` + village + `","origin":"长春市","returned_on":"2026-03-0` + strconv.Itoa(i%7+1) + `"}`
+		},
+		// The worst case: attendance claims one slot per election, so every
+		// capture joins one growing slot conflict and its new conflict id
+		// lists every version: O(n) per capture.
+		"attendance_conflict": func(i int) string { return attendance(village, 100+i%20) },
 	}
-	for _, coll := range []string{"ballot", "tally_sheet", "attendance"} {
-		b.Run(coll, func(b *testing.B) {
+	for _, name := range []string{"ballot", "tally_sheet", "returned_member", "attendance_conflict"} {
+		coll, _, _ := strings.Cut(name, "_conflict")
+		b.Run(name, func(b *testing.B) {
 			if _, ok := election.LookupCollection(coll); !ok {
 				b.Skipf("collection %q is not defined by package election yet", coll)
 			}
 			_, d, _ := stationWithElection(b, testOptions(&sleeps{}))
 			ctx := context.Background()
-			body := bodies[coll]
+			body := bodies[name]
 			lat := make([]time.Duration, 0, b.N)
 			b.ReportAllocs()
 			start := time.Now()

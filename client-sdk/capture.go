@@ -16,7 +16,8 @@ import (
 )
 
 // Record is a record as the device holds it: its own capture or a pulled
-// change of another author.
+// change of another author, with its conflict state. Every replica in scope
+// shows the same conflict state for it (see [Conflict]).
 type Record struct {
 	Collection string          `json:"collection"`
 	ID         string          `json:"id"`
@@ -25,26 +26,62 @@ type Record struct {
 	Device     string          `json:"device"`  // author of this version
 	Seq        uint64          `json:"seq"`     // the author's seq of this version
 	Pending    bool            `json:"pending"` // authored here and not yet covered by a server receipt
+	// Conflict is the id of the open conflict the record is in, if any.
+	// Body is then provisional: no version wins until the county decides.
+	Conflict string `json:"conflict,omitempty"`
+	// Versions lists every version of the open conflict (for a slot
+	// conflict, the other records' too).
+	Versions []Version `json:"versions,omitempty"`
+	// Superseded is set when the county resolved a slot conflict in favour
+	// of another record: this one is kept as evidence and counts for
+	// nothing.
+	Superseded bool `json:"superseded,omitempty"`
+	// Resolution is the id of the resolution record of the latest resolved
+	// conflict the record was in.
+	Resolution string `json:"resolution,omitempty"`
 }
 
-// Put captures a record: it validates body against the collection, checks
-// that the device may author it, then chains, signs and stores the change
-// and applies it to the local records, all in one transaction. When Put
-// returns without error the change is durable.
+// Captured is what [Device.Capture] recorded: the signed change and the
+// election rules the record breaks or that need review, for the operator
+// to see at once. A record with warnings is stored all the same.
+type Captured struct {
+	Change   syncproto.Change   `json:"change"`
+	Warnings []election.Finding `json:"warnings,omitempty"`
+}
+
+// Put captures a record like [Device.Capture] and returns the change.
+func (d *Device) Put(ctx context.Context, collection, id string, body []byte) (syncproto.Change, error) {
+	c, err := d.Capture(ctx, collection, id, body)
+	return c.Change, err
+}
+
+// Capture captures a record: it validates body against the collection,
+// checks that the device may author it, then chains, signs and stores the
+// change and applies it to the local records, all in one transaction. When
+// Capture returns without error the change is durable.
 //
-// Facts are append-only: putting an existing fact id again with an
-// identical body returns the change already held (capture is idempotent);
-// with a different body it is a CodeConflict error. Putting an existing
-// reference record records a new version based on the local one.
+// A record that breaks an election rule is still captured — the paper is
+// the primary record — and the findings come back as warnings (e.g. P3 for
+// a tally sheet with more ballots returned than issued). So is a fact that
+// claims a slot another record already claims with different content (a
+// second tally sheet for one round): it is stored, marked in a slot
+// conflict for the county to resolve, and a D2 warning names the other
+// record.
+//
+// Facts are append-only: capturing an existing fact id again with a body
+// this device already captured returns the change already held (capture is
+// idempotent); with a different body it is a CodeConflict error. Capturing
+// an existing reference record records a new version based on the local
+// one.
 //
 // Errors the operator can act on are *syncproto.Error: CodeMalformedRecord
 // (naming the offending field), CodeForbidden (the role never authors this
 // collection), CodeOutOfScope (the record is about a place outside the
 // device's scope) and CodeConflict.
-func (d *Device) Put(ctx context.Context, collection, id string, body []byte) (syncproto.Change, error) {
+func (d *Device) Capture(ctx context.Context, collection, id string, body []byte) (Captured, error) {
 	canon, err := syncproto.CanonicalBody(body)
 	if err != nil {
-		return syncproto.Change{}, malformed("%s %q: %v", collection, id, err)
+		return Captured{}, malformed("%s %q: %v", collection, id, err)
 	}
 	coll, ok := election.LookupCollection(collection)
 	if !ok {
@@ -52,71 +89,140 @@ func (d *Device) Put(ctx context.Context, collection, id string, body []byte) (s
 		for _, c := range election.Collections() {
 			names = append(names, c.Name)
 		}
-		return syncproto.Change{}, malformed("unknown collection %q: want one of %s", collection, strings.Join(names, ", "))
+		return Captured{}, malformed("unknown collection %q: want one of %s", collection, strings.Join(names, ", "))
 	}
 	if !slices.Contains(coll.Authors, d.scope.Role) {
-		return syncproto.Change{}, syncproto.Errorf(syncproto.CodeForbidden,
+		return Captured{}, syncproto.Errorf(syncproto.CodeForbidden,
 			"a %s device may not author %s records (authored by: %s)", d.scope.Role, coll.Name, rolesList(coll.Authors))
 	}
 	probe := syncproto.Change{Device: d.id, Seq: 1, Collection: coll.Name, ID: id, Schema: coll.Schema, Body: canon}
 	if err := probe.CheckShape(); err != nil {
 		var e *syncproto.Error
 		if errors.As(err, &e) {
-			return syncproto.Change{}, malformed("%s", e.Message)
+			return Captured{}, malformed("%s", e.Message)
 		}
-		return syncproto.Change{}, malformed("%v", err)
+		return Captured{}, malformed("%v", err)
 	}
 
 	tx, err := d.st.begin(ctx)
 	if err != nil {
-		return syncproto.Change{}, fmt.Errorf("put: %w", err)
+		return Captured{}, fmt.Errorf("capture: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
 
 	res := &resolver{ctx: ctx, q: tx}
 	place, verr := coll.Validate(id, canon, res)
 	if res.err != nil {
-		return syncproto.Change{}, fmt.Errorf("put: %w", res.err)
+		return Captured{}, fmt.Errorf("capture: %w", res.err)
 	}
 	if verr != nil {
-		return syncproto.Change{}, malformed("%v", verr)
+		return Captured{}, malformed("%v", verr)
 	}
 	if !d.scope.CanAuthor(coll.Name, place) {
-		return syncproto.Change{}, d.outOfScope(coll.Name, place)
+		return Captured{}, d.outOfScope(coll.Name, place)
 	}
 
-	var base uint64
+	var (
+		base  uint64
+		after syncproto.HLC // the new change must come after every version it is based on
+		out   Captured
+	)
 	cur, found, err := loadRecord(ctx, tx, coll.Name, id)
 	if err != nil {
-		return syncproto.Change{}, fmt.Errorf("put: %w", err)
+		return Captured{}, fmt.Errorf("capture: %w", err)
 	}
 	if found {
-		if bytes.Equal(cur.body, canon) {
-			c, err := heldChange(ctx, tx, d.id, cur)
-			if err != nil {
-				return syncproto.Change{}, fmt.Errorf("put: %w", err)
-			}
-			return c, nil
-		}
-		if coll.Kind != election.KindReference {
-			return syncproto.Change{}, syncproto.Errorf(syncproto.CodeConflict,
+		held, ok, err := d.heldCapture(ctx, tx, cur, canon)
+		switch {
+		case err != nil:
+			return Captured{}, fmt.Errorf("capture: %w", err)
+		case ok:
+			out.Change = held
+		case !coll.Editable():
+			return Captured{}, syncproto.Errorf(syncproto.CodeConflict,
 				"%s %q already exists with a different body; facts are append-only: record a correction (e.g. a tally_amendment) instead", coll.Name, id)
+		default:
+			base = cur.version
+			if after, err = latestVersion(ctx, tx, coll.Name, id); err != nil {
+				return Captured{}, fmt.Errorf("capture: %w", err)
+			}
 		}
-		base = cur.version
 	}
-
-	c, err := d.capture(ctx, tx, coll, id, canon, base, place)
-	if err != nil {
-		return syncproto.Change{}, fmt.Errorf("put: %w", err)
+	rc := d.reconciler(ctx, tx)
+	inConflict := found // a record captured before may be in a slot conflict
+	if out.Change.Seq == 0 {
+		if out.Change, err = d.capture(ctx, tx, rc, coll, id, canon, base, !found, place, after); err != nil {
+			return Captured{}, fmt.Errorf("capture: %w", err)
+		}
+		inConflict = rc.inSlotConflict(coll.Name, id)
+	}
+	if out.Warnings, err = d.warnings(ctx, tx, coll.Name, id, canon, inConflict); err != nil {
+		return Captured{}, fmt.Errorf("capture: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return syncproto.Change{}, fmt.Errorf("put: %w", err)
+		return Captured{}, fmt.Errorf("capture: %w", err)
 	}
-	return c, nil
+	return out, nil
+}
+
+// heldCapture returns the change of a version with body that this device
+// captured before, or that the record shows, so that capturing it again
+// changes nothing.
+func (d *Device) heldCapture(ctx context.Context, q querier, cur record, body []byte) (syncproto.Change, bool, error) {
+	if bytes.Equal(cur.body, body) {
+		c, err := heldChange(ctx, q, d.id, cur)
+		return c, err == nil, err
+	}
+	var seq uint64
+	err := q.QueryRowContext(ctx, `SELECT seq FROM versions WHERE collection = ? AND id = ? AND device = ? AND body = ?
+		ORDER BY seq LIMIT 1`, cur.collection, cur.id, d.id, body).Scan(&seq)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return syncproto.Change{}, false, nil
+	case err != nil:
+		return syncproto.Change{}, false, fmt.Errorf("read versions: %w", err)
+	}
+	c, err := heldChange(ctx, q, d.id, record{device: d.id, seq: seq, own: true})
+	return c, err == nil, err
+}
+
+// latestVersion returns the latest clock of a record's versions.
+func latestVersion(ctx context.Context, q querier, collection, id string) (syncproto.HLC, error) {
+	var h syncproto.HLC
+	err := q.QueryRowContext(ctx, `SELECT wall, logical FROM versions WHERE collection = ? AND id = ?
+		ORDER BY wall DESC, logical DESC LIMIT 1`, collection, id).Scan(&h.Wall, &h.Logical)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return h, fmt.Errorf("read versions: %w", err)
+	}
+	return h, nil
+}
+
+// warnings returns what the operator should know about a record just
+// captured: the election rules it breaks or that need review, and, if
+// inConflict, the slot conflict it is in.
+func (d *Device) warnings(ctx context.Context, q querier, collection, id string, body []byte, inConflict bool) ([]election.Finding, error) {
+	res := &resolver{ctx: ctx, q: q}
+	ws := election.Warnings(collection, body, res)
+	if res.err != nil {
+		return nil, res.err
+	}
+	if !inConflict {
+		return ws, nil
+	}
+	f, err := slotWarning(ctx, q, collection, id)
+	if err != nil {
+		return nil, err
+	}
+	if f != nil {
+		ws = append(ws, *f)
+	}
+	return ws, nil
 }
 
 // capture appends a new change to the outbox and applies it to records.
-func (d *Device) capture(ctx context.Context, tx querier, coll *election.Collection, id string, body []byte, base uint64, place election.Place) (syncproto.Change, error) {
+// The change's clock is after after (the versions an edit is based on);
+// fresh says the device holds no version of the record yet.
+func (d *Device) capture(ctx context.Context, tx querier, rc *reconciler, coll *election.Collection, id string, body []byte, base uint64, fresh bool, place election.Place, after syncproto.HLC) (syncproto.Change, error) {
 	var offsetRaw, wallRaw, logicalRaw, prev []byte
 	var last sql.NullInt64
 	if err := tx.QueryRowContext(ctx, qCaptureState).Scan(&offsetRaw, &wallRaw, &logicalRaw, &last, &prev); err != nil {
@@ -135,6 +241,9 @@ func (d *Device) capture(ctx context.Context, tx querier, coll *election.Collect
 	var clk syncproto.Clock
 	clk.Restore(syncproto.HLC{Wall: wall, Logical: uint32(logical)})
 	raw := d.nowMS()
+	if after.Wall != 0 {
+		clk.Observe(after, raw+offset)
+	}
 	c := syncproto.Change{
 		Device:     d.id,
 		Seq:        uint64(last.Int64) + 1,
@@ -160,10 +269,7 @@ func (d *Device) capture(ctx context.Context, tx querier, coll *election.Collect
 		c.Seq, h[:], prevHash[:], js); err != nil {
 		return syncproto.Change{}, fmt.Errorf("append to outbox: %w", err)
 	}
-	if err := putRecord(ctx, tx, record{
-		collection: c.Collection, id: c.ID, body: body, version: base + 1,
-		device: d.id, seq: c.Seq, place: place, placed: true, own: true,
-	}); err != nil {
+	if err := rc.add(&c, &place, fresh); err != nil {
 		return syncproto.Change{}, err
 	}
 	if err := saveClock(ctx, tx, &clk); err != nil {
@@ -229,11 +335,7 @@ func rolesList(roles []election.Role) string {
 
 // Get returns a record the device holds, or a CodeNotFound error.
 func (d *Device) Get(ctx context.Context, collection, id string) (Record, error) {
-	rows, err := d.st.rdb.QueryContext(ctx, recordQuery+` WHERE r.collection = ? AND r.id = ?`, collection, id)
-	if err != nil {
-		return Record{}, fmt.Errorf("get: %w", err)
-	}
-	recs, err := scanRecords(rows)
+	recs, err := d.records(ctx, ` WHERE r.collection = ? AND r.id = ?`, collection, id)
 	if err != nil {
 		return Record{}, fmt.Errorf("get: %w", err)
 	}
@@ -245,20 +347,56 @@ func (d *Device) Get(ctx context.Context, collection, id string) (Record, error)
 
 // List returns every record of a collection the device holds, by id.
 func (d *Device) List(ctx context.Context, collection string) ([]Record, error) {
-	rows, err := d.st.rdb.QueryContext(ctx, recordQuery+` WHERE r.collection = ? ORDER BY r.id`, collection)
-	if err != nil {
-		return nil, fmt.Errorf("list: %w", err)
-	}
-	recs, err := scanRecords(rows)
+	recs, err := d.records(ctx, ` WHERE r.collection = ? ORDER BY r.id`, collection)
 	if err != nil {
 		return nil, fmt.Errorf("list: %w", err)
 	}
 	return recs, nil
 }
 
+// recordQuery reads records with their conflict state, derived from the
+// conflicts table: the open conflict (a record conflict before a slot
+// conflict), whether a resolved slot conflict kept another record, and the
+// latest resolution.
 const recordQuery = `SELECT r.collection, r.id, r.body, r.version, r.device, r.seq,
-	r.own = 1 AND EXISTS (SELECT 1 FROM outbox o WHERE o.seq = r.seq AND o.acked = 0)
+	r.own = 1 AND EXISTS (SELECT 1 FROM outbox o WHERE o.seq = r.seq AND o.acked = 0),
+	coalesce((SELECT c.id FROM conflict_versions cv JOIN conflicts c ON c.id = cv.conflict
+		WHERE cv.collection = r.collection AND cv.record_id = r.id AND c.resolution IS NULL
+		ORDER BY c.kind, c.id LIMIT 1), ''),
+	EXISTS (SELECT 1 FROM conflict_versions cv JOIN conflicts c ON c.id = cv.conflict
+		WHERE cv.collection = r.collection AND cv.record_id = r.id AND c.kind = 'slot'
+		AND c.resolution IS NOT NULL AND c.keep_id <> r.id),
+	coalesce((SELECT c.resolution FROM conflict_versions cv JOIN conflicts c ON c.id = cv.conflict
+		WHERE cv.collection = r.collection AND cv.record_id = r.id AND c.resolution IS NOT NULL
+		ORDER BY c.res_wall DESC, c.res_logical DESC, c.res_device DESC, c.res_seq DESC LIMIT 1), '')
 	FROM records r`
+
+// records runs recordQuery with a condition and adds the versions of the
+// records in conflict, in one read transaction.
+func (d *Device) records(ctx context.Context, where string, args ...any) ([]Record, error) {
+	tx, err := d.st.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	rows, err := tx.QueryContext(ctx, recordQuery+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := scanRecords(rows)
+	if err != nil {
+		return nil, err
+	}
+	for i := range recs {
+		if recs[i].Conflict == "" {
+			continue
+		}
+		if recs[i].Versions, err = d.conflictVersions(ctx, tx, recs[i].Conflict); err != nil {
+			return nil, err
+		}
+	}
+	return recs, nil
+}
 
 func scanRecords(rows *sql.Rows) ([]Record, error) {
 	defer func() { _ = rows.Close() }()
@@ -266,7 +404,8 @@ func scanRecords(rows *sql.Rows) ([]Record, error) {
 	for rows.Next() {
 		var r Record
 		var body []byte
-		if err := rows.Scan(&r.Collection, &r.ID, &body, &r.Version, &r.Device, &r.Seq, &r.Pending); err != nil {
+		if err := rows.Scan(&r.Collection, &r.ID, &body, &r.Version, &r.Device, &r.Seq, &r.Pending,
+			&r.Conflict, &r.Superseded, &r.Resolution); err != nil {
 			return nil, err
 		}
 		r.Body = body
@@ -285,13 +424,14 @@ type record struct {
 	place          election.Place
 	placed         bool // place is known
 	own            bool
+	slot           string // the slot the body claims, "" for none
 }
 
 func loadRecord(ctx context.Context, q querier, collection, id string) (record, bool, error) {
 	r := record{collection: collection, id: id}
 	var township, village sql.NullString
 	err := q.QueryRowContext(ctx, qLoadRecord, collection, id).
-		Scan(&r.body, &r.version, &r.device, &r.seq, &township, &village, &r.own)
+		Scan(&r.body, &r.version, &r.device, &r.seq, &township, &village, &r.own, &r.slot)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return record{}, false, nil
@@ -309,7 +449,7 @@ func putRecord(ctx context.Context, q querier, r record) error {
 		township = sql.NullString{String: r.place.Township, Valid: true}
 		village = sql.NullString{String: r.place.Village, Valid: true}
 	}
-	_, err := q.ExecContext(ctx, qPutRecord, r.collection, r.id, r.body, r.version, r.device, r.seq, township, village, r.own)
+	_, err := q.ExecContext(ctx, qPutRecord, r.collection, r.id, r.body, r.version, r.device, r.seq, township, village, r.own, r.slot)
 	if err != nil {
 		return fmt.Errorf("write record %s/%s: %w", r.collection, r.id, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -45,6 +44,7 @@ const (
 	logThrough    = "through"
 	logResend     = "resend"
 	logKeyID      = "kid"
+	logRecord     = "record"
 )
 
 // Device is an enrolled device: its local store, its identity and the
@@ -273,7 +273,7 @@ func newDevice(ctx context.Context, st *store, a *api, opts Options) (*Device, e
 	if a == nil {
 		a = newAPI(server, opts.HTTPClient)
 	}
-	return &Device{
+	d := &Device{
 		st:     st,
 		api:    a,
 		opts:   opts,
@@ -283,7 +283,11 @@ func newDevice(ctx context.Context, st *store, a *api, opts Options) (*Device, e
 		scope:  sc,
 		server: server,
 		keys:   keys,
-	}, nil
+	}
+	if err := d.reindex(ctx); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // normalizeServer checks a server base URL and drops a trailing slash.
@@ -331,7 +335,7 @@ type Status struct {
 	Cursor      string             `json:"cursor,omitempty"`
 	ClockOffset int64              `json:"clock_offset_ms"` // server minus device clock, ms
 	LastSync    time.Time          `json:"last_sync,omitzero"`
-	Conflicts   int                `json:"conflicts"` // pulled changes that collided with local records
+	Conflicts   int                `json:"conflicts"` // open conflicts (see Device.Conflicts)
 }
 
 // Status reports what is synced and what is pending.
@@ -346,7 +350,7 @@ func (d *Device) Status(ctx context.Context) (Status, error) {
 	if err := tx.QueryRowContext(ctx, `SELECT
 		(SELECT count(*) FROM outbox WHERE acked = 0),
 		(SELECT max(seq) FROM outbox),
-		(SELECT count(*) FROM conflicts)`).Scan(&s.Pending, &lastSeq, &s.Conflicts); err != nil {
+		(SELECT count(*) FROM conflicts WHERE resolution IS NULL)`).Scan(&s.Pending, &lastSeq, &s.Conflicts); err != nil {
 		return Status{}, fmt.Errorf("status: %w", err)
 	}
 	s.LastSeq = uint64(lastSeq.Int64)
@@ -375,49 +379,4 @@ func (d *Device) Status(ctx context.Context) (Status, error) {
 		s.LastReceipt = &r
 	}
 	return s, nil
-}
-
-// Conflict is a pulled change the device could not apply because it holds
-// a different version of the record. The local version is kept; the county
-// resolves the conflict on the server and the resolution syncs down.
-type Conflict struct {
-	ID           int64           `json:"id"`
-	Collection   string          `json:"collection"`
-	RecordID     string          `json:"record_id"`
-	LocalDevice  string          `json:"local_device"`
-	LocalSeq     uint64          `json:"local_seq"`
-	LocalVersion uint64          `json:"local_version"`
-	RemoteDevice string          `json:"remote_device"`
-	RemoteSeq    uint64          `json:"remote_seq"`
-	RemoteBase   uint64          `json:"remote_base"`
-	RemoteBody   json.RawMessage `json:"remote_body"`
-	Detected     time.Time       `json:"detected"`
-}
-
-// Conflicts lists the local conflicts, oldest first.
-func (d *Device) Conflicts(ctx context.Context) ([]Conflict, error) {
-	rows, err := d.st.rdb.QueryContext(ctx, `SELECT id, collection, record_id, local_device, local_seq,
-		local_version, remote_device, remote_seq, remote_base, remote_body, detected
-		FROM conflicts ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("conflicts: %w", err)
-	}
-	defer func() { _ = rows.Close() }()
-	var out []Conflict
-	for rows.Next() {
-		var c Conflict
-		var detected int64
-		var body []byte
-		if err := rows.Scan(&c.ID, &c.Collection, &c.RecordID, &c.LocalDevice, &c.LocalSeq,
-			&c.LocalVersion, &c.RemoteDevice, &c.RemoteSeq, &c.RemoteBase, &body, &detected); err != nil {
-			return nil, fmt.Errorf("conflicts: %w", err)
-		}
-		c.RemoteBody = body
-		c.Detected = time.UnixMilli(detected)
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("conflicts: %w", err)
-	}
-	return out, nil
 }

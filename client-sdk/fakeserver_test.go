@@ -173,19 +173,29 @@ func (f *fakeServer) code(role election.Role, scope string) string {
 func (f *fakeServer) publish(a *fakeAuthor, coll, id, body string, base uint64) syncproto.Change {
 	f.tb.Helper()
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	c := a.change(coll, id, body, base, f.now().UnixMilli())
-	col, ok := election.LookupCollection(coll)
-	if !ok {
-		f.tb.Fatalf("publish: unknown collection %q", coll)
-	}
-	p, err := col.Validate(id, c.Body, f)
-	if err != nil {
-		f.tb.Fatalf("publish %s/%s: %v", coll, id, err)
-	}
-	f.places[coll+"/"+id] = p
-	f.log = append(f.log, fakeEntry{change: c, place: p})
+	f.mu.Unlock()
+	f.publishChange(c)
 	return c
+}
+
+// publishChange appends a change built beforehand (by fakeAuthor.change,
+// with the clock the test chose) to the server log, after validating it as
+// the server would.
+func (f *fakeServer) publishChange(c syncproto.Change) {
+	f.tb.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	col, ok := election.LookupCollection(c.Collection)
+	if !ok {
+		f.tb.Fatalf("publish: unknown collection %q", c.Collection)
+	}
+	p, err := col.Validate(c.ID, c.Body, f)
+	if err != nil {
+		f.tb.Fatalf("publish %s/%s: %v", c.Collection, c.ID, err)
+	}
+	f.places[c.Collection+"/"+c.ID] = p
+	f.log = append(f.log, fakeEntry{change: c, place: p})
 }
 
 // seedVillage publishes a village's reference data as the county: its

@@ -42,6 +42,7 @@ const (
 	metaToken        = "token"         // cached access token
 	metaTokenExpires = "token_expires" // its expiry, server clock, Unix ms
 	metaLastSync     = "last_sync"     // device clock, Unix ms
+	metaReindex      = "reindex"       // set by a migration: rebuild versions and conflicts on open
 )
 
 // store is the device's SQLite database: one writer connection, so writes
@@ -57,13 +58,13 @@ type store struct {
 // Statements of the capture and sync hot paths, prepared once on the writer
 // connection: parsing SQL costs more than running these.
 const (
-	qLoadRecord = `SELECT body, version, device, seq, township, village, own
+	qLoadRecord = `SELECT body, version, device, seq, township, village, own, slot
 		FROM records WHERE collection = ? AND id = ?`
-	qPutRecord = `INSERT INTO records (collection, id, body, version, device, seq, township, village, own)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	qPutRecord = `INSERT INTO records (collection, id, body, version, device, seq, township, village, own, slot)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (collection, id) DO UPDATE SET body = excluded.body, version = excluded.version,
 			device = excluded.device, seq = excluded.seq, township = excluded.township,
-			village = excluded.village, own = excluded.own`
+			village = excluded.village, own = excluded.own, slot = excluded.slot`
 	qCaptureState = `SELECT
 		(SELECT value FROM meta WHERE key = '` + metaClockOffset + `'),
 		(SELECT value FROM meta WHERE key = '` + metaHLCWall + `'),
@@ -83,6 +84,8 @@ const (
 
 var preparedQueries = []string{
 	qLoadRecord, qPutRecord, qCaptureState, qInsertOutbox, qSaveClock, qInsertRemote, qGetMeta, qSetMeta, qDeleteMeta,
+	qInsertVersion, qRecordVersions, qSlotClaims, qKeyResolutions, qKeyConflicts,
+	qDeleteConflict, qInsertConflict, qInsertConflictVersion,
 }
 
 // writeTx is a write transaction that runs the prepared hot-path

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"database/sql"
@@ -31,7 +30,7 @@ type Report struct {
 	BytesDown  int64  `json:"bytes_down"`  // response bodies as received (compressed)
 	Through    uint64 `json:"through"`     // the last receipt covers seqs 1..Through
 	Pending    int    `json:"pending"`     // own changes still waiting for a receipt
-	Conflicts  int    `json:"conflicts"`   // pulled changes that collided with local records
+	Conflicts  int    `json:"conflicts"`   // conflicts newly opened by pulled changes
 	Offset     int64  `json:"offset_ms"`   // learned server-minus-device clock offset, ms
 }
 
@@ -339,7 +338,7 @@ func authFailed(err error) bool {
 type roundResult struct {
 	acked        int    // rows newly acknowledged
 	pulled       int    // pulled changes newly stored
-	conflicts    int    // local conflicts recorded
+	conflicts    int    // conflicts newly opened
 	firstUnacked uint64 // lowest unacknowledged seq after the round, 0 if none
 	pending      int    // unacknowledged rows after the round
 }
@@ -383,6 +382,7 @@ func (d *Device) accept(ctx context.Context, b *batch, resp *pullResponse, t0, t
 	if err != nil {
 		return res, err
 	}
+	rc := d.reconciler(ctx, tx)
 	phys := t1 + offset
 	for i := range resp.changes {
 		c := &resp.changes[i]
@@ -402,14 +402,11 @@ func (d *Device) accept(ctx context.Context, b *batch, resp *pullResponse, t0, t
 		if c.Wall <= phys+maxObservedSkew.Milliseconds() {
 			clk.Observe(c.HLC, phys)
 		}
-		conflict, err := applyPulled(ctx, tx, c, t1)
-		if err != nil {
+		if err := rc.add(c, nil, false); err != nil {
 			return res, err
 		}
-		if conflict {
-			res.conflicts++
-		}
 	}
+	res.conflicts = rc.opened
 	if err := saveClock(ctx, tx, clk); err != nil {
 		return res, err
 	}
@@ -434,7 +431,7 @@ func (d *Device) accept(ctx context.Context, b *batch, resp *pullResponse, t0, t
 		return res, fmt.Errorf("apply response: %w", err)
 	}
 	if res.conflicts > 0 {
-		d.log.Warn("pulled changes conflict with local records", logConflicts, res.conflicts)
+		d.log.Warn("pulled changes opened conflicts for the county to resolve", logConflicts, res.conflicts)
 	}
 	return res, nil
 }
@@ -552,54 +549,16 @@ func (d *Device) applyReceipt(ctx context.Context, tx querier, r *syncproto.Rece
 	return int(acked), nil
 }
 
-// applyPulled applies a pulled change to the local records with the
-// server's rules: an absent record is inserted; a change based on the
-// version held replaces it (reference records only: facts are append-only
-// and never replaced); an identical body changes nothing; anything else
-// keeps the local version and records a conflict. It reports whether a
-// conflict was recorded.
-func applyPulled(ctx context.Context, tx querier, c *syncproto.Change, now int64) (bool, error) {
-	cur, found, err := loadRecord(ctx, tx, c.Collection, c.ID)
-	if err != nil {
-		return false, err
-	}
-	editable := true
-	if coll, ok := election.LookupCollection(c.Collection); ok && coll.Kind == election.KindFact {
-		editable = false
-	}
-	switch {
-	case !found || editable && c.Base == cur.version:
-		place, placed, err := placeOf(ctx, tx, c)
-		if err != nil {
-			return false, err
-		}
-		return false, putRecord(ctx, tx, record{
-			collection: c.Collection, id: c.ID, body: c.Body, version: c.Base + 1,
-			device: c.Device, seq: c.Seq, place: place, placed: placed,
-		})
-	case bytes.Equal(cur.body, c.Body):
-		return false, nil
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO conflicts (collection, record_id, local_device, local_seq, local_version,
-		remote_device, remote_seq, remote_base, remote_body, detected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (remote_device, remote_seq) DO NOTHING`,
-		c.Collection, c.ID, cur.device, cur.seq, cur.version, c.Device, c.Seq, c.Base, []byte(c.Body), now)
-	if err != nil {
-		return false, fmt.Errorf("record conflict: %w", err)
-	}
-	return true, nil
-}
-
 // placeOf works out where a pulled record is, for later validation of the
 // device's own captures that refer to it. placed is false when the record's
 // collection or references are unknown here.
-func placeOf(ctx context.Context, q querier, c *syncproto.Change) (p election.Place, placed bool, err error) {
-	coll, ok := election.LookupCollection(c.Collection)
+func placeOf(ctx context.Context, q querier, collection, id string, body []byte) (p election.Place, placed bool, err error) {
+	coll, ok := election.LookupCollection(collection)
 	if !ok {
 		return election.Place{}, false, nil
 	}
 	res := &resolver{ctx: ctx, q: q}
-	p, verr := coll.Validate(c.ID, c.Body, res)
+	p, verr := coll.Validate(id, body, res)
 	if res.err != nil {
 		return election.Place{}, false, res.err
 	}

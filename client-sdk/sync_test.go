@@ -432,6 +432,7 @@ func TestSyncConflicts(t *testing.T) {
 	f.seedVillage(village)
 	county, _ := mustEnroll(t, f, election.RoleCounty, "220422", testOptions(&sleeps{}))
 	mustSync(t, county)
+	var id string
 
 	t.Run("ErrStaleBase", func(t *testing.T) {
 		// The device edits the village record while another county
@@ -441,24 +442,30 @@ func TestSyncConflicts(t *testing.T) {
 			t.Fatalf("got base %d, want 1 (the pulled version)", edit.Base)
 		}
 		rival := newFakeAuthor(t)
-		f.publish(rival, "village", village, `{"township":"220422100","name":"测试村（新）","key_village":false}`, 1)
+		other := f.publish(rival, "village", village, `{"township":"220422100","name":"测试村（新）","key_village":false}`, 1)
 		rep := mustSync(t, county)
 		if rep.Conflicts != 1 || rep.Pushed != 1 {
 			t.Errorf("got %d conflicts, pushed %d, want 1 and 1", rep.Conflicts, rep.Pushed)
 		}
+		id = wantConflictID("record", "village", village, ref(edit), ref(other))
 		rec, err := county.Get(ctx, "village", village)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rec.Version != 2 || rec.Device != county.ID() {
-			t.Errorf("got %+v, want the local version 2 kept", rec)
+		if rec.Version != 2 || rec.Conflict != id || len(rec.Versions) != 2 {
+			t.Errorf("got %+v, want version 2 in conflict %s with both versions", rec, id)
 		}
 		cs, err := county.Conflicts(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(cs) != 1 || cs[0].RemoteDevice != rival.id || cs[0].RemoteBase != 1 || cs[0].LocalVersion != 2 {
-			t.Errorf("got conflicts %+v, want the rival's edit based on version 1", cs)
+		if len(cs) != 1 || cs[0].ID != id || cs[0].RecordID != village || cs[0].Kind != client.ConflictRecord {
+			t.Fatalf("got conflicts %+v, want record conflict %s", cs, id)
+		}
+		for _, v := range cs[0].Versions {
+			if v.Base != 1 || (v.Device == rival.id) == v.Own {
+				t.Errorf("got version %+v, want based on 1, own exactly when authored here", v)
+			}
 		}
 	})
 
@@ -473,8 +480,8 @@ func TestSyncConflicts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rec.Version != 3 || rec.Device != rival.id {
-			t.Errorf("got %+v, want the rival's version 3", rec)
+		if rec.Version != 3 || rec.Device != rival.id || rec.Conflict != id {
+			t.Errorf("got %+v, want the rival's version 3, conflict %s still open", rec, id)
 		}
 		st, err := county.Status(ctx)
 		if err != nil {
