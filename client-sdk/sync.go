@@ -24,6 +24,7 @@ const maxObservedSkew = 24 * time.Hour
 // Report says what one Sync moved.
 type Report struct {
 	Pushed     int    `json:"pushed"`      // own changes newly covered by a server receipt
+	Relayed    int    `json:"relayed"`     // other devices' changes carried to the server (from imported bundles)
 	Pulled     int    `json:"pulled"`      // changes of other devices newly received
 	RoundTrips int    `json:"round_trips"` // HTTP requests sent, retries included
 	BytesUp    int64  `json:"bytes_up"`    // request bodies as sent (compressed)
@@ -92,7 +93,9 @@ func (d *Device) sync(ctx context.Context, rep *Report, ex *exchange) error {
 
 		switch {
 		case res.pending == 0 && !resp.More:
-			return nil
+			n, err := d.relay(ctx, ex)
+			rep.Relayed += n
+			return err
 		case len(b.changes) > 0 && res.firstUnacked == b.first:
 			return syncproto.Errorf(syncproto.CodeInternal,
 				"the server acknowledged none of the %d changes sent (seqs %d-%d); they stay pending for the next sync",
@@ -444,6 +447,12 @@ func (d *Device) verifyReceipt(ctx context.Context, r *syncproto.Receipt, ex *ex
 		return syncproto.Errorf(syncproto.CodeBadSignature,
 			"the server's receipt is for device %q, not this device; nothing was marked synced", r.Device)
 	}
+	return d.verifyReceiptSig(ctx, r, ex)
+}
+
+// verifyReceiptSig checks that a receipt, for this device or one whose
+// changes it relayed, carries the signature of a server key.
+func (d *Device) verifyReceiptSig(ctx context.Context, r *syncproto.Receipt, ex *exchange) error {
 	d.keysMu.Lock()
 	defer d.keysMu.Unlock()
 	pub := serverKey(d.keys, r.KeyID)

@@ -138,8 +138,12 @@ func runFaultySeason(t *testing.T, seed uint64) {
 			}
 		}
 		for _, st := range stations {
-			st.put(t, "attendance", fmt.Sprintf("A-%s-%d", st.scope.Code, round),
-				fmt.Sprintf(`{"election":"%s-PC","eligible":60,"present":%d}`, st.scope.Code, 50+round))
+			if round == 1 {
+				st.put(t, "attendance", "A-"+st.scope.Code,
+					fmt.Sprintf(`{"election":"%s-PC","eligible":60,"present":55}`, st.scope.Code))
+			}
+			st.put(t, "returned_member", fmt.Sprintf("RM-%s-%d", st.scope.Code, round),
+				fmt.Sprintf(`{"village":%q,"origin":"长春市","returned_on":"2026-02-%02d"}`, st.scope.Code, round+10))
 			// Rectify every problem of its village it has pulled so far.
 			for p := 1; p <= problems; p++ {
 				id := fmt.Sprintf("P-%03d", p)

@@ -28,11 +28,12 @@ type LinkStats struct {
 // ErrLinkDown is what a device sees when a Link loses its request or response.
 var ErrLinkDown = errors.New("sim: link down")
 
-// Link is an http.RoundTripper that delivers requests straight to an
-// in-process handler, injecting faults from a seeded random source. It is
-// safe for concurrent use.
+// Link is an http.RoundTripper that delivers requests to a server, either
+// straight to an in-process handler or through a real transport, injecting
+// faults from a seeded random source. It is safe for concurrent use.
 type Link struct {
-	handler http.Handler
+	handler http.Handler      // in-process delivery, or
+	next    http.RoundTripper // delivery over a real connection
 
 	mu      sync.Mutex
 	rng     *rand.Rand
@@ -48,9 +49,16 @@ type recorded struct {
 	body        []byte
 }
 
-// NewLink returns a link to handler with faults drawn from seed.
+// NewLink returns a link to an in-process handler with faults drawn from
+// seed.
 func NewLink(handler http.Handler, seed uint64, f Faults) *Link {
 	return &Link{handler: handler, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), faults: f}
+}
+
+// NewTransportLink returns a link that sends requests over next (a real
+// server), with faults drawn from seed.
+func NewTransportLink(next http.RoundTripper, seed uint64, f Faults) *Link {
+	return &Link{next: next, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), faults: f}
 }
 
 // SetFaults changes the fault probabilities (zero Faults = a clean link).
@@ -161,10 +169,23 @@ func (l *Link) serve(orig *http.Request, rec *recorded, n int) *http.Response {
 		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(rec.body[:n]), errReader{}))
 	}
 	r.ContentLength = int64(len(rec.body))
-	w := httptest.NewRecorder()
-	l.handler.ServeHTTP(w, r)
-	res := w.Result()
-	b := w.Body.Bytes()
+	var res *http.Response
+	var b []byte
+	if l.next != nil {
+		r.RequestURI = ""
+		out, err := l.next.RoundTrip(r)
+		if err != nil {
+			return &http.Response{StatusCode: http.StatusBadGateway, Status: "502 Bad Gateway", Header: http.Header{}, Body: bodyReader{bytes.NewReader(nil)}, Request: orig}
+		}
+		b, _ = io.ReadAll(out.Body)
+		_ = out.Body.Close()
+		res = out
+	} else {
+		w := httptest.NewRecorder()
+		l.handler.ServeHTTP(w, r)
+		res = w.Result()
+		b = w.Body.Bytes()
+	}
 	res.Body = bodyReader{bytes.NewReader(b)}
 	res.ContentLength = int64(len(b))
 	res.Request = orig

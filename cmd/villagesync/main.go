@@ -42,6 +42,9 @@ func commands() []command {
 		{"serve", "run the central server", runServe},
 		{"admin", "server administration on its data dir: seed, enroll-code, token, revoke", runAdmin},
 		{"station", "a device: enroll, sync, status, put, get", runStation},
+		{"report", "the county report from a server: table, JSON, CSV or Excel", runReport},
+		{"review", "open conflicts and rule violations; resolve them (county)", runReview},
+		{"demo", "play a whole county's season in process and print the report", runDemo},
 	}
 }
 

@@ -30,8 +30,10 @@ const (
 type ServerConfig struct {
 	DataDir string
 	Addr    string
-	Demo    bool // seed the Dongliao county on start
-	Logger  *slog.Logger
+	Demo    bool // seed the Dongliao county on start and play its season live
+	// DemoPause is the wall time between simulated days of the live demo.
+	DemoPause time.Duration
+	Logger    *slog.Logger
 }
 
 // Server is a running central server: store, service and HTTP listener.
@@ -83,6 +85,16 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
 	s.cfg.Logger.Info("villagesync server listening", "url", s.URL(), "data", s.cfg.DataDir)
+	demoDone := make(chan struct{})
+	if s.cfg.Demo {
+		go func() {
+			defer close(demoDone)
+			liveDemo(ctx, s, s.cfg.Logger, s.cfg.DemoPause)
+		}()
+	} else {
+		close(demoDone)
+	}
+	defer func() { <-demoDone }()
 	select {
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
@@ -132,7 +144,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	var cfg ServerConfig
 	fs.StringVar(&cfg.DataDir, "data", DefaultDataDir, "data directory (embedded SQLite store, keys)")
 	fs.StringVar(&cfg.Addr, "addr", DefaultAddr, "listen address")
-	fs.BoolVar(&cfg.Demo, "demo", false, "seed the Dongliao county (13 townships, 235 villages) on start")
+	fs.BoolVar(&cfg.Demo, "demo", false, "seed the Dongliao county (13 townships, 235 villages) and play its season in the background")
+	fs.DurationVar(&cfg.DemoPause, "demo-pace", 2*time.Second, "with --demo: wall time per simulated day")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

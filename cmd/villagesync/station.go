@@ -23,6 +23,8 @@ func runStation(ctx context.Context, e *env, args []string) error {
 		{"status", "pending changes, last receipt, conflicts, clock offset", stationStatus},
 		{"put", "capture a record (signed, durable before it returns)", stationPut},
 		{"get", "read a record from the local store", stationGet},
+		{"export", "write a bundle of unsynced changes (for a USB stick)", stationExport},
+		{"import", "take another device's bundle to carry it onward", stationImport},
 	})
 }
 
@@ -142,11 +144,15 @@ func stationPut(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return withDevice(ctx, e, *dir, deviceOptions(e), func(d *client.Device) error {
-		c, err := d.Put(ctx, *coll, *id, raw)
+		got, err := d.Capture(ctx, *coll, *id, raw)
 		if err != nil {
 			return err
 		}
+		c := got.Change
 		fmt.Fprintf(e.stderr, "captured %s/%s as change %d (signed, stored; pending sync)\n", c.Collection, c.ID, c.Seq)
+		for _, w := range got.Warnings {
+			fmt.Fprintf(e.stderr, "警告 warning %s %s: %s\n", w.Rule, w.Outcome, w.Message)
+		}
 		return nil
 	})
 }
@@ -193,4 +199,89 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+func stationExport(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "station export", "--data DIR --out FILE")
+	dir := fs.String("data", defaultStationDir, "device data directory")
+	out := fs.String("out", "", "bundle file to write (e.g. on a USB stick)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "out"); err != nil {
+		return err
+	}
+	return withDevice(ctx, e, *dir, deviceOptions(e), func(d *client.Device) error {
+		b, err := d.Export(ctx)
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			fmt.Fprintln(e.stderr, "nothing to export: every change is already on the server")
+			return nil
+		}
+		data, err := syncproto.EncodeBundle(b)
+		if err != nil {
+			return err
+		}
+		if err := writeFileAtomic(*out, data); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "exported changes %d-%d of %s to %s (%d bytes); they stay pending here until a receipt covers them\n",
+			b.Changes[0].Seq, b.Changes[len(b.Changes)-1].Seq, b.Device, *out, len(data))
+		return nil
+	})
+}
+
+func stationImport(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "station import", "--data DIR --in FILE")
+	dir := fs.String("data", defaultStationDir, "device data directory")
+	in := fs.String("in", "", "bundle file to carry")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "in"); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(*in)
+	if err != nil {
+		return fmt.Errorf("read bundle: %w", err)
+	}
+	b, err := syncproto.DecodeBundle(data)
+	if err != nil {
+		return err
+	}
+	return withDevice(ctx, e, *dir, deviceOptions(e), func(d *client.Device) error {
+		n, err := d.Import(ctx, b)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "took %d new changes of %s; the next 'station sync' carries them to the server\n", n, b.Device)
+		return nil
+	})
+}
+
+// writeFileAtomic writes data to path through a synced temporary file, so a
+// pulled USB stick never holds half a bundle under the final name.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	return nil
 }
