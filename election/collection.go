@@ -1,6 +1,8 @@
 package election
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -226,6 +228,16 @@ var registry = []*Collection{
 		},
 	},
 	{
+		Name: "previous_term", Kind: KindReference, Authors: countyOnly, Schema: 1,
+		id: codeID(CountyCodeLen),
+		fields: []field{
+			count("members"),
+			count("age_sum"),
+			count("college"),
+		},
+		place: func(string, record, Resolver) (Place, *ValidationError) { return Place{}, nil },
+	},
+	{
 		Name: "problem", Kind: KindFact, Authors: supervisorCounty, Schema: 1,
 		id: anyID,
 		fields: []field{
@@ -246,6 +258,24 @@ var registry = []*Collection{
 			optional(text("after")),
 		},
 		place: problemPlace,
+	},
+	{
+		Name: "resolution", Kind: KindReference, Authors: countyOnly, Schema: 1,
+		id: anyID,
+		fields: []field{
+			text("conflict"),
+			enum("kind", ConflictRecord, ConflictSlot),
+			text("collection"),
+			note("slot"),
+			versionList("versions"),
+			text("keep"),
+			text("reason"),
+			text("resolved_by"),
+			timestamp("resolved_at"),
+			optional(code("township", TownshipCodeLen)),
+			optional(code("village", VillageCodeLen)),
+		},
+		place: resolutionPlace,
 	},
 	{
 		Name: "returned_member", Kind: KindFact, Authors: stationSupervisor, Schema: 1,
@@ -456,4 +486,72 @@ func slotOf(parts ...string) string {
 		return ""
 	}
 	return strings.Join(parts, "/")
+}
+
+// Kinds of conflict a [Resolution] settles.
+const (
+	// ConflictRecord: one record id holds versions that are not one edit
+	// after another (a fact rewritten, a reference edit on a stale base).
+	ConflictRecord = "record"
+	// ConflictSlot: records with different ids and bodies claim one slot
+	// ([Collection.Slot]), such as two tally sheets for one round.
+	ConflictSlot = "slot"
+)
+
+// versionList is the "versions" of a resolution: at least two objects, each
+// with a "ref" (<device>/<seq> of the change that introduced the version)
+// and the "id" of the record it is a version of.
+func versionList(name string) field {
+	item := object("", text("ref"), text("id")).check
+	return field{name: name, check: func(raw json.RawMessage) *fieldError {
+		if jsonType(raw) != "array" {
+			return wrongType(raw, "array of versions")
+		}
+		var items []json.RawMessage
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return &fieldError{reason: err.Error()}
+		}
+		if len(items) < 2 {
+			return &fieldError{reason: fmt.Sprintf("got %d versions, want at least 2", len(items))}
+		}
+		for i, it := range items {
+			if fe := item(it); fe != nil {
+				return fe.under("[" + strconv.Itoa(i) + "]")
+			}
+		}
+		return nil
+	}}
+}
+
+// resolutionPlace places a resolution where the records it settles are:
+// at its "village" (or "township") field when present, otherwise where r
+// holds one of its versions' records. Its id must be RES-<conflict> and
+// keep must name one of its versions.
+func resolutionPlace(id string, rec record, r Resolver) (Place, *ValidationError) {
+	if want := "RES-" + rec.str("conflict"); id != want {
+		return Place{}, &ValidationError{Field: "conflict", Reason: fmt.Sprintf("got record id %s, want %s", quote(id), quote(want))}
+	}
+	res, err := decodeResolution(&decoder{what: "resolution", rec: rec})
+	if err != nil {
+		return Place{}, &ValidationError{Field: "versions", Reason: err.Error()}
+	}
+	if !slices.ContainsFunc(res.Versions, func(v ResolutionVersion) bool { return v.Ref == res.Keep }) {
+		return Place{}, &ValidationError{Field: "keep", Reason: fmt.Sprintf("got %s, want the ref of one of the versions", quote(res.Keep))}
+	}
+	switch {
+	case res.Village != "":
+		p := villagePlaceOf(res.Village)
+		if res.Township != "" && res.Township != p.Township {
+			return Place{}, &ValidationError{Field: "township", Reason: fmt.Sprintf("got %s, want %q (from village)", quote(res.Township), p.Township)}
+		}
+		return p, nil
+	case res.Township != "":
+		return Place{Township: res.Township}, nil
+	}
+	for _, v := range res.Versions {
+		if p, ok := lookup(r, res.Collection, v.ID); ok {
+			return p, nil
+		}
+	}
+	return Place{}, &ValidationError{Field: "versions", Reason: "unknown " + res.Collection + " records: want a village or township field, or records known here"}
 }

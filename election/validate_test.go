@@ -50,7 +50,7 @@ func mustLookup(tb testing.TB, name string) *election.Collection {
 func TestCollections(t *testing.T) {
 	want := []string{
 		"approval", "attendance", "ballot", "candidate", "county", "election", "key_village",
-		"problem", "rectification", "returned_member", "role_assignment", "roll_count",
+		"previous_term", "problem", "rectification", "resolution", "returned_member", "role_assignment", "roll_count",
 		"supervision_visit", "tally_amendment", "tally_sheet", "township", "training_session",
 		"village", "working_group",
 	}

@@ -17,7 +17,18 @@
 //     service signed, never from a request body, path or query. Tokens are
 //     EdDSA JWTs (typ at+jwt, kid, iss, aud, exp required) obtained by signing
 //     a single-use server nonce with the device key; revoking a device stops
-//     its tokens at once.
+//     its tokens at once. Nonces are stateless (a MAC over a random value and
+//     an expiry): issuing one writes nothing, and only a used one is recorded.
+//   - Review. Every change claims its record's slot (election.Collection.Slot)
+//     on ingest, and the store turns collisions into conflicts whose ids
+//     ([ConflictID]) every device computes alike. [Service.Review] lists the
+//     conflicts and the rule violations ([election.Assess] over the current
+//     records, rebuilt on demand when the log has moved, never on the ingest
+//     path) that a scope may see; [Service.Resolve] lets the county keep one
+//     version, with a reason, as a resolution record the county authority
+//     signs and every device in scope pulls, audited in the same
+//     transaction, or acknowledge a violation. [Service.Report] is the
+//     county report (SPEC §7).
 //   - The [Store] contract (store.go) that storage adapters implement:
 //     server/sqlite today, server/postgres for scale-out.
 //

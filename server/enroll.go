@@ -224,22 +224,10 @@ func (s *Service) enroll(ctx context.Context, req syncproto.EnrollRequest) (*syn
 	}, nil
 }
 
-// EnrollCodeLookup is implemented by stores that can report an enrollment
-// code's state by hash. The service uses it only to tell a reused code from
-// an unknown or expired one in the alert it raises; without it every refused
-// code raises AlertEnrollCodeInvalid.
-type EnrollCodeLookup interface {
-	EnrollCode(ctx context.Context, hash string) (EnrollCode, error)
-}
-
 // classifyEnrollCode names the alert kind of a refused code and a detail
 // that never contains the code itself.
 func (s *Service) classifyEnrollCode(ctx context.Context, hash string, now time.Time) (kind, detail string) {
-	l, ok := s.store.(EnrollCodeLookup)
-	if !ok {
-		return AlertEnrollCodeInvalid, "unknown, used or expired code"
-	}
-	ec, err := l.EnrollCode(ctx, hash)
+	ec, err := s.store.EnrollCode(ctx, hash)
 	switch {
 	case isCode(err, syncproto.CodeNotFound):
 		return AlertEnrollCodeInvalid, "unknown code"

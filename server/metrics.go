@@ -28,6 +28,7 @@ type metrics struct {
 	equivocations prometheus.Counter
 	tokensIssued  prometheus.Counter
 	enrollments   *prometheus.CounterVec
+	openConflicts prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -62,10 +63,14 @@ func newMetrics() *metrics {
 			Name: "villagesync_enrollments_total",
 			Help: "Enrollment attempts by result: ok or the error code.",
 		}, []string{"result"}),
+		openConflicts: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "villagesync_open_conflicts",
+			Help: "Conflicts awaiting the county's resolution, as of the last review or report request.",
+		}),
 	}
 	m.reg.MustRegister(
 		m.syncRequests, m.changes, m.syncDuration, m.bytes,
-		m.equivocations, m.tokensIssued, m.enrollments,
+		m.equivocations, m.tokensIssued, m.enrollments, m.openConflicts,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -19,8 +19,9 @@ const seedChunk = 1000
 // (role county, label AuthorityLabel) whose Ed25519 key is kept in the store
 // as a SigningKey with a KeyID starting with AuthorityKeyPrefix.
 type authority struct {
-	dev  Device
-	priv ed25519.PrivateKey
+	dev   Device
+	priv  ed25519.PrivateKey
+	clock syncproto.Clock // hybrid logical clock of the changes it authors
 }
 
 // loadAuthority returns the county authority, creating its key and device
@@ -83,11 +84,13 @@ func (s *Service) loadAuthority(ctx context.Context) (*authority, error) {
 	return s.authority, nil
 }
 
-// Seed loads a dataset's reference records as changes authored and signed by
-// the server's county authority, through the same verification and store
-// path as a device push. It is idempotent: records already stored with the
-// same body are skipped, and a record whose body differs is stored as a new
-// version based on the stored one. It returns the number of records stored.
+// Seed loads a dataset's reference records (and its county's previous-term
+// figures, election.Dataset.PreviousTermRecord) as changes authored and
+// signed by the server's county authority, through the same verification
+// and store path as a device push. It is idempotent: records already stored
+// with the same body are skipped, and a record whose body differs is stored
+// as a new version based on the stored one. It returns the number of
+// records stored.
 func (s *Service) Seed(ctx context.Context, d *election.Dataset) (int, error) {
 	if d == nil {
 		return 0, fmt.Errorf("seed: nil dataset")
@@ -98,17 +101,21 @@ func (s *Service) Seed(ctx context.Context, d *election.Dataset) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("seed: %w", err)
 	}
-	seq, head, held, err := s.store.Head(ctx, a.dev.ID)
+	h, err := s.store.Head(ctx, a.dev.ID)
 	if err != nil {
 		return 0, fmt.Errorf("seed: head: %w", err)
 	}
-	if len(held) > 0 {
-		return 0, fmt.Errorf("seed: county authority chain has a gap before seq %d", held[0])
+	if len(h.Held) > 0 {
+		return 0, fmt.Errorf("seed: county authority chain has a gap before seq %d", h.Held[0])
 	}
+	seq, head := h.Seq, h.Hash
 	now := s.now().UnixMilli()
-	var clock syncproto.Clock
+	recs := d.Records()
+	if pt, ok := d.PreviousTermRecord(); ok {
+		recs = append(recs, pt)
+	}
 	var todo []syncproto.Change
-	for _, rec := range d.Records() {
+	for _, rec := range recs {
 		coll, ok := election.LookupCollection(rec.Collection)
 		if !ok {
 			return 0, fmt.Errorf("seed: %s %s: unknown collection", rec.Collection, rec.ID)
@@ -134,7 +141,7 @@ func (s *Service) Seed(ctx context.Context, d *election.Dataset) (int, error) {
 			Collection: rec.Collection,
 			ID:         rec.ID,
 			Base:       base,
-			HLC:        clock.Now(now),
+			HLC:        a.clock.Now(now),
 			At:         now,
 			Schema:     coll.Schema,
 			Body:       body,
@@ -152,7 +159,7 @@ func (s *Service) Seed(ctx context.Context, d *election.Dataset) (int, error) {
 			head = chunk[i].Hash(head)
 		}
 		chunk[len(chunk)-1].Sig = syncproto.SignHash(a.priv, head)
-		res, err := s.push(ctx, a.dev, a.dev.ElectionScope(), chunk)
+		res, err := s.push(ctx, a.dev, a.dev.ElectionScope(), chunk, nil)
 		if err != nil {
 			return stored, fmt.Errorf("seed: push: %w", err)
 		}

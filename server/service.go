@@ -19,11 +19,14 @@ import (
 
 // Defaults and limits of [Config] and of the service's credentials.
 const (
-	DefaultIssuer        = "villagesync"
-	DefaultAudience      = "villagesync-api"
-	DefaultTokenTTL      = 15 * time.Minute // also the maximum device token lifetime
-	MaxMintTTL           = 24 * time.Hour   // the longest token MintToken issues
-	DefaultNonceTTL      = 10 * time.Minute
+	DefaultIssuer   = "villagesync"
+	DefaultAudience = "villagesync-api"
+	DefaultTokenTTL = 15 * time.Minute // also the maximum device token lifetime
+	MaxMintTTL      = 24 * time.Hour   // the longest token MintToken issues
+	// DefaultNonceTTL outlives a device token, so that the nonce a device
+	// kept from its last sync still gets it a new token once the old one
+	// has expired.
+	DefaultNonceTTL      = 30 * time.Minute
 	DefaultEnrollCodeTTL = 24 * time.Hour
 	MaxEnrollCodeTTL     = 7 * 24 * time.Hour
 	// TokenLeeway is the clock leeway allowed when checking exp, nbf and iat.
@@ -89,13 +92,18 @@ type Service struct {
 
 	keys      atomic.Pointer[keyset]
 	keysMu    sync.Mutex // serialises reloads of keys
-	authorMu  sync.Mutex // serialises Seed, which extends one device chain
+	authorMu  sync.Mutex // serialises Seed and Resolve, which extend one device chain
 	authority *authority // guarded by authorMu
+
+	nonceMAC atomic.Pointer[[]byte] // the nonce MAC key, once loaded
+	nonceMu  sync.Mutex             // serialises loading it
+
+	review reviewCache
 }
 
 // New returns a service over store. It makes sure a server signing key
 // exists, creating an Ed25519 key with a random key id if the store has no
-// active one.
+// active one, and loads (or creates, once) the nonce MAC key.
 func New(ctx context.Context, store Store, cfg Config) (*Service, error) {
 	if store == nil {
 		return nil, errors.New("new service: nil store")
@@ -148,6 +156,10 @@ func New(ctx context.Context, store Store, cfg Config) (*Service, error) {
 	if _, err := s.reloadKeys(ctx, nil); err != nil {
 		return nil, fmt.Errorf("new service: %w", err)
 	}
+	// The nonce key too, so that issuing a nonce never writes.
+	if _, err := s.nonceKey(ctx); err != nil {
+		return nil, fmt.Errorf("new service: %w", err)
+	}
 	return s, nil
 }
 
@@ -163,32 +175,14 @@ func randomString(n int) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// Nonce issues a fresh single-use nonce for a token request.
+// Nonce issues a fresh single-use nonce for a token request. It writes
+// nothing: see nonce.go.
 func (s *Service) Nonce(ctx context.Context) (*syncproto.NonceResponse, error) {
 	nonce, expires, err := s.newNonce(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return &syncproto.NonceResponse{Nonce: nonce, Expires: expires.UnixMilli()}, nil
-}
-
-// nonceBytes is the entropy of a server nonce; its wire form is
-// nonceLen base64url characters.
-const (
-	nonceBytes = 32
-	nonceLen   = 43
-)
-
-func (s *Service) newNonce(ctx context.Context) (string, time.Time, error) {
-	nonce, err := randomString(nonceBytes)
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	expires := s.now().Add(s.cfg.NonceTTL)
-	if err := s.store.PutNonce(ctx, nonce, expires); err != nil {
-		return "", time.Time{}, fmt.Errorf("put nonce: %w", err)
-	}
-	return nonce, expires, nil
 }
 
 // Revoke revokes a device: its tokens stop working at once and it can get no

@@ -148,8 +148,12 @@ func TestSeed(t *testing.T) {
 	e := httptestutil.NewEnv(t) // seeded once
 	ctx := t.Context()
 	before := e.Stats(t)
-	if want := int64(len(e.Dataset.Records())); before.Records != want || before.Changes != want {
+	// The reference records and the county's previous-term figures.
+	if want := int64(len(e.Dataset.Records())) + 1; before.Records != want || before.Changes != want {
 		t.Errorf("after the first seed: got %d records and %d changes, want %d of each", before.Records, before.Changes, want)
+	}
+	if rec, err := e.Store.Record(ctx, "previous_term", election.DongliaoCode); err != nil || !strings.Contains(string(rec.Body), `"members":790`) {
+		t.Errorf("got previous term %s (%v), want 790 members", rec.Body, err)
 	}
 
 	t.Run("Idempotent", func(t *testing.T) {

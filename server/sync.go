@@ -71,21 +71,31 @@ func (s *Service) sync(ctx context.Context, p *Principal, req *syncproto.SyncReq
 			// The device was re-scoped since its token was issued.
 			return nil, errUnauthenticated()
 		}
-		result, err = s.push(ctx, dev, dev.ElectionScope(), req.Changes)
+		for i := range req.Changes {
+			if c := &req.Changes[i]; c.Collection == ResolutionCollection {
+				s.metrics.changes.WithLabelValues(OutcomeRefused).Add(float64(len(req.Changes)))
+				return nil, &syncproto.Error{Code: syncproto.CodeForbidden, Seq: c.Seq,
+					Message: "resolutions are made on the server, with a reason, through POST /v1/review/{id}/resolve"}
+			}
+		}
+		result, err = s.push(ctx, dev, dev.ElectionScope(), req.Changes, nil)
 		if err != nil {
 			return nil, err
 		}
 		resp.Held = result.Held
 	} else {
-		seq, head, held, err := s.store.Head(ctx, p.Device)
+		h, err := s.store.Head(ctx, p.Device)
 		if err != nil {
 			return nil, fmt.Errorf("sync: head: %w", err)
 		}
-		// The store reports no log position with a device's head: a
-		// receipt of a sync that pushed nothing states Pos 0.
-		result = PushResult{Through: seq, Head: head, Held: held}
-		resp.Held = held
+		result = PushResult{Through: h.Seq, Head: h.Hash, Held: h.Held, Pos: h.Pos}
+		resp.Held = h.Held
 	}
+	relayed, err := s.relay(ctx, p, req.Relay)
+	if err != nil {
+		return nil, err
+	}
+	resp.Relayed = relayed
 	if result.Through > 0 {
 		ks, err := s.currentKeys(ctx)
 		if err != nil {
@@ -130,8 +140,9 @@ func (s *Service) sync(ctx context.Context, p *Principal, req *syncproto.SyncReq
 }
 
 // push checks a device's changes and stores them. It is the one path by
-// which changes enter the store, for devices and for the county authority.
-func (s *Service) push(ctx context.Context, dev Device, scope election.Scope, changes []syncproto.Change) (PushResult, error) {
+// which changes enter the store, for devices and for the county authority;
+// audit, if set, is written in the same transaction.
+func (s *Service) push(ctx context.Context, dev Device, scope election.Scope, changes []syncproto.Change, audit *Audit) (PushResult, error) {
 	batch, err := s.check(ctx, dev, scope, changes)
 	if err != nil {
 		if _, ok := errors.AsType[*syncproto.Error](err); ok {
@@ -140,7 +151,12 @@ func (s *Service) push(ctx context.Context, dev Device, scope election.Scope, ch
 		return PushResult{}, err
 	}
 	now := s.now()
-	result, err := s.store.Push(ctx, dev.ID, batch, now)
+	var result PushResult
+	if audit != nil {
+		result, err = s.store.PushAudited(ctx, dev.ID, batch, *audit, now)
+	} else {
+		result, err = s.store.Push(ctx, dev.ID, batch, now)
+	}
 	if eq, ok := errors.AsType[*EquivocationError](err); ok {
 		return PushResult{}, s.equivocation(ctx, eq, now, len(changes))
 	}
@@ -221,7 +237,7 @@ func (s *Service) check(ctx context.Context, dev Device, scope election.Scope, c
 		}
 		for i := range run {
 			c := run[i]
-			place, err := checkChange(&c, scope, res)
+			place, slot, err := checkChange(&c, scope, res)
 			if res.err != nil {
 				return nil, fmt.Errorf("resolve references: %w", res.err)
 			}
@@ -229,7 +245,7 @@ func (s *Service) check(ctx context.Context, dev Device, scope election.Scope, c
 				return nil, err
 			}
 			res.add(c.Collection, c.ID, place)
-			batch = append(batch, Incoming{Change: c, Hash: hashes[r][i], Prev: prev, Place: place})
+			batch = append(batch, Incoming{Change: c, Hash: hashes[r][i], Prev: prev, Place: place, Slot: slot})
 			prev = hashes[r][i]
 		}
 	}
@@ -237,34 +253,43 @@ func (s *Service) check(ctx context.Context, dev Device, scope election.Scope, c
 }
 
 // checkChange checks one change against its collection and the author's
-// scope and returns the place it is about.
-func checkChange(c *syncproto.Change, scope election.Scope, res *batchResolver) (election.Place, error) {
+// scope and returns the place it is about and the slot it claims (facts
+// only).
+func checkChange(c *syncproto.Change, scope election.Scope, res *batchResolver) (election.Place, string, error) {
+	place, coll, err := checkRecord(c, scope, res)
+	if err != nil || coll.Editable() {
+		return place, "", err
+	}
+	return place, coll.Slot(c.ID, c.Body), nil
+}
+
+func checkRecord(c *syncproto.Change, scope election.Scope, res *batchResolver) (election.Place, *election.Collection, error) {
 	coll, ok := election.LookupCollection(c.Collection)
 	if !ok {
-		return election.Place{}, &syncproto.Error{Code: syncproto.CodeMalformedRecord, Message: fmt.Sprintf("unknown collection %q", c.Collection), Seq: c.Seq}
+		return election.Place{}, nil, &syncproto.Error{Code: syncproto.CodeMalformedRecord, Message: fmt.Sprintf("unknown collection %q", c.Collection), Seq: c.Seq}
 	}
 	if c.Schema != coll.Schema && c.Schema+1 != coll.Schema {
 		msg := fmt.Sprintf("%s schema version %d is not supported: this server accepts version %d", coll.Name, c.Schema, coll.Schema)
 		if coll.Schema > 1 {
 			msg += fmt.Sprintf(" and %d", coll.Schema-1)
 		}
-		return election.Place{}, &syncproto.Error{Code: syncproto.CodeUnsupported, Message: msg, Seq: c.Seq}
+		return election.Place{}, nil, &syncproto.Error{Code: syncproto.CodeUnsupported, Message: msg, Seq: c.Seq}
 	}
 	place, err := coll.Validate(c.ID, c.Body, res)
 	if err != nil {
-		return election.Place{}, &syncproto.Error{Code: syncproto.CodeMalformedRecord, Message: fmt.Sprintf("%s %q: %v", coll.Name, c.ID, err), Seq: c.Seq}
+		return election.Place{}, nil, &syncproto.Error{Code: syncproto.CodeMalformedRecord, Message: fmt.Sprintf("%s %q: %v", coll.Name, c.ID, err), Seq: c.Seq}
 	}
 	if !slices.Contains(coll.Authors, scope.Role) {
-		return election.Place{}, &syncproto.Error{Code: syncproto.CodeForbidden, Message: fmt.Sprintf("a %s may not author %s records", scope.Role, coll.Name), Seq: c.Seq}
+		return election.Place{}, nil, &syncproto.Error{Code: syncproto.CodeForbidden, Message: fmt.Sprintf("a %s may not author %s records", scope.Role, coll.Name), Seq: c.Seq}
 	}
 	if !scope.CanAuthor(coll.Name, place) {
-		return election.Place{}, &syncproto.Error{
+		return election.Place{}, nil, &syncproto.Error{
 			Code:    syncproto.CodeOutOfScope,
 			Message: fmt.Sprintf("%s %q is about %s, outside the scope of %s %s", coll.Name, c.ID, describePlace(place), scope.Role, scope.Code),
 			Seq:     c.Seq,
 		}
 	}
-	return place, nil
+	return place, coll, nil
 }
 
 // describePlace names a place for an error message.

@@ -31,20 +31,20 @@ type tokenClaims struct {
 }
 
 // Token issues an access token to a device that proves it holds its key by
-// signing syncproto.TokenProof(device, nonce) over a fresh single-use nonce.
-// The nonce is consumed whatever the outcome, so a proof cannot be replayed.
+// signing syncproto.TokenProof(device, nonce) over a single-use nonce this
+// server issued and that has not expired. A nonce that passes those checks
+// is consumed whatever the outcome, so a proof cannot be replayed.
 func (s *Service) Token(ctx context.Context, req syncproto.TokenRequest) (*syncproto.TokenResponse, error) {
 	switch {
 	case req.Device == "" || len(req.Device) > syncproto.MaxDeviceBytes:
 		return nil, syncproto.Errorf(syncproto.CodeBadRequest, "device must be 1-%d characters", syncproto.MaxDeviceBytes)
 	case len(req.Nonce) != nonceLen:
-		return nil, syncproto.Errorf(syncproto.CodeNonceInvalid, "nonce is unknown, used or expired: get a fresh one from GET /v1/nonce")
+		return nil, errNonceInvalid()
 	case len(req.Sig) != ed25519.SignatureSize:
 		return nil, syncproto.Errorf(syncproto.CodeBadSignature, "sig must be a %d-byte Ed25519 signature", ed25519.SignatureSize)
 	}
-	now := s.now()
-	if err := s.store.UseNonce(ctx, req.Nonce, now); err != nil {
-		return nil, clientOrWrap(err, "use nonce")
+	if err := s.useNonce(ctx, req.Nonce, s.now()); err != nil {
+		return nil, err
 	}
 	dev, err := s.store.Device(ctx, req.Device)
 	switch {

@@ -31,7 +31,11 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	dir := *keep
-	if dir == "" {
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("demo dir: %w", err)
+		}
+	} else {
 		tmp, err := os.MkdirTemp(fastTempDir(), "villagesync-demo-")
 		if err != nil {
 			return err

@@ -102,13 +102,15 @@ func TestPublicEndpoints(t *testing.T) {
 			Name:       "Nonce",
 			Request:    get("/v1/nonce"),
 			WantStatus: http.StatusOK,
+			// A nonce is stateless: issuing one writes nothing.
+			NoWrites: true,
 			Check: func(tb testing.TB, rec *httptest.ResponseRecorder) {
 				var n syncproto.NonceResponse
 				httptestutil.Decode(tb, rec, &n)
-				if len(n.Nonce) != 43 {
-					tb.Errorf("got nonce of %d characters, want 43", len(n.Nonce))
+				if b, err := base64.RawURLEncoding.DecodeString(n.Nonce); err != nil || len(b) != 56 {
+					tb.Errorf("got nonce %q (%v), want 56 bytes of unpadded base64url", n.Nonce, err)
 				}
-				if want := httptestutil.Start.Add(10 * time.Minute).UnixMilli(); n.Expires != want {
+				if want := httptestutil.Start.Add(server.DefaultNonceTTL).UnixMilli(); n.Expires != want {
 					tb.Errorf("got expiry %d, want %d", n.Expires, want)
 				}
 				if got := rec.Header().Get("Cache-Control"); got != "no-store" {

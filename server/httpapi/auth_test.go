@@ -4,7 +4,9 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"villagesync/election"
 	"villagesync/server"
 	"villagesync/server/httpapi/httptestutil"
+	"villagesync/server/sqlite"
 	"villagesync/syncproto"
 )
 
@@ -55,20 +58,47 @@ func TestToken(t *testing.T) {
 			WantCode:   syncproto.CodeNonceInvalid,
 		},
 		{
-			Name: "ExpiredNonce",
+			Name:       "UnknownNonce",
+			Request:    func(tb testing.TB) httptestutil.Request { return token(tb, d.TokenRequest(strings.Repeat("A", 75))) },
+			WantStatus: http.StatusBadRequest,
+			WantCode:   syncproto.CodeNonceInvalid,
+			NoWrites:   true,
+		},
+		{
+			Name: "ForgedExpiry",
 			Request: func(tb testing.TB) httptestutil.Request {
-				req := d.TokenRequest(nonce(tb))
-				e.Clock.Advance(11 * time.Minute)
-				return token(tb, req)
+				b, err := base64.RawURLEncoding.DecodeString(nonce(tb))
+				if err != nil {
+					tb.Fatal(err)
+				}
+				b[16]++ // a later expiry, under the same MAC
+				return token(tb, d.TokenRequest(base64.RawURLEncoding.EncodeToString(b)))
 			},
 			WantStatus: http.StatusBadRequest,
 			WantCode:   syncproto.CodeNonceInvalid,
+			NoWrites:   true,
 		},
 		{
-			Name:       "UnknownNonce",
-			Request:    func(tb testing.TB) httptestutil.Request { return token(tb, d.TokenRequest(strings.Repeat("A", 43))) },
+			Name: "NonceOfAnotherServer",
+			Request: func(tb testing.TB) httptestutil.Request {
+				st, err := sqlite.Open(tb.Context(), filepath.Join(tb.TempDir(), "other.db"), nil)
+				if err != nil {
+					tb.Fatal(err)
+				}
+				tb.Cleanup(func() { _ = st.Close() })
+				other, err := server.New(tb.Context(), st, server.Config{Now: e.Clock.Now})
+				if err != nil {
+					tb.Fatal(err)
+				}
+				n, err := other.Nonce(tb.Context())
+				if err != nil {
+					tb.Fatal(err)
+				}
+				return token(tb, d.TokenRequest(n.Nonce))
+			},
 			WantStatus: http.StatusBadRequest,
 			WantCode:   syncproto.CodeNonceInvalid,
+			NoWrites:   true,
 		},
 		{
 			Name: "WrongSignature",
@@ -118,6 +148,32 @@ func TestToken(t *testing.T) {
 			},
 			WantStatus: http.StatusForbidden,
 			WantCode:   syncproto.CodeDeviceRevoked,
+			NoWrites:   true,
+		},
+		// The clock moves on from here.
+		{
+			// The nonce a device kept from its last sync outlives its
+			// token: after the token expired it still gets a new one.
+			Name: "NonceOutlivesToken",
+			Request: func(tb testing.TB) httptestutil.Request {
+				resp := e.MustSync(tb, d, syncproto.SyncRequest{PullMax: -1})
+				e.Clock.Advance(server.DefaultTokenTTL + time.Minute)
+				if rec := e.Sync(tb, d, syncproto.SyncRequest{PullMax: -1}); rec.Code != http.StatusUnauthorized {
+					tb.Fatalf("sync with the old token: got status %d, want 401", rec.Code)
+				}
+				return token(tb, d.TokenRequest(resp.Nonce))
+			},
+			WantStatus: http.StatusOK,
+		},
+		{
+			Name: "ExpiredNonce",
+			Request: func(tb testing.TB) httptestutil.Request {
+				req := d.TokenRequest(nonce(tb))
+				e.Clock.Advance(server.DefaultNonceTTL)
+				return token(tb, req)
+			},
+			WantStatus: http.StatusBadRequest,
+			WantCode:   syncproto.CodeNonceInvalid,
 			NoWrites:   true,
 		},
 	}

@@ -6,7 +6,9 @@
 //
 //   - The routes: GET /healthz, GET /metrics, GET /.well-known/jwks.json,
 //     POST /v1/enroll, GET /v1/nonce, POST /v1/token, and behind bearer
-//     authentication POST /v1/sync and GET /v1/records/:collection/:id.
+//     authentication POST /v1/sync, GET /v1/records/:collection/:id, the
+//     county's review queue (GET /v1/review, POST /v1/review/:id/resolve)
+//     and report (GET /v1/report, JSON or ?format=csv).
 //   - Bodies on the wire: request bodies may be gzip or zstd encoded and are
 //     capped in decompressed bytes (a decompression bomb is refused with
 //     413 too_large without being inflated); responses are the exact bytes

@@ -76,6 +76,9 @@ func New(svc *server.Service, cfg Config) *echo.Echo {
 	e.POST("/v1/token", a.token, protocol)
 	e.POST("/v1/sync", a.sync, protocol, a.authenticate)
 	e.GET("/v1/records/:collection/:id", a.record, protocol, a.authenticate)
+	e.GET("/v1/review", a.review, protocol, a.authenticate)
+	e.POST("/v1/review/:id/resolve", a.resolve, protocol, a.authenticate)
+	e.GET("/v1/report", a.report, protocol, a.authenticate)
 	return e
 }
 
@@ -175,6 +178,11 @@ type recordBody struct {
 	Body       json.RawMessage `json:"body"`
 	Device     string          `json:"device"`
 	Seq        uint64          `json:"seq"`
+	// Conflict is the open conflict the record is part of, if any;
+	// Superseded the resolution that set it aside for another record of
+	// its slot.
+	Conflict   string `json:"conflict,omitempty"`
+	Superseded string `json:"superseded,omitempty"`
 }
 
 // pathParam returns a path parameter unescaped. Echo matches on the raw
@@ -212,5 +220,55 @@ func (a *api) record(c echo.Context) error {
 		Body:       rec.Body,
 		Device:     rec.Device,
 		Seq:        rec.Seq,
+		Conflict:   rec.Conflict,
+		Superseded: rec.Superseded,
 	})
+}
+
+func (a *api) review(c echo.Context) error {
+	q, err := a.svc.Review(c.Request().Context(), principal(c), c.QueryParam("status"))
+	if err != nil {
+		return err
+	}
+	return a.send(c, http.StatusOK, q)
+}
+
+func (a *api) resolve(c echo.Context) error {
+	id, err := pathParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var req server.ResolveRequest
+	if err := a.decode(c, &req); err != nil {
+		return err
+	}
+	res, err := a.svc.Resolve(c.Request().Context(), principal(c), id, req)
+	if err != nil {
+		return err
+	}
+	return a.send(c, http.StatusOK, res)
+}
+
+// csvType is the media type of the CSV report.
+const csvType = "text/csv; charset=utf-8"
+
+func (a *api) report(c echo.Context) error {
+	ctx := c.Request().Context()
+	switch format := c.QueryParam("format"); format {
+	case "", "json":
+		rep, err := a.svc.Report(ctx, principal(c))
+		if err != nil {
+			return err
+		}
+		return a.send(c, http.StatusOK, rep)
+	case "csv":
+		b, err := a.svc.ReportCSV(ctx, principal(c))
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="villagesync-report.csv"`)
+		return a.sendBytes(c, http.StatusOK, csvType, b)
+	default:
+		return syncproto.Errorf(syncproto.CodeBadRequest, "format %q: want json or csv", format)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"villagesync/election"
+	"villagesync/server"
 	"villagesync/server/httpapi/httptestutil"
 	"villagesync/syncproto"
 )
@@ -128,7 +129,11 @@ func TestSync(t *testing.T) {
 		if rec.Code != http.StatusOK {
 			t.Fatalf("read back: got status %d, want 200: %s", rec.Code, httptestutil.Body(t, rec))
 		}
-		want := fmt.Sprintf(`{"collection":"attendance","id":"%s-att-1","version":1,"body":%s,"device":"%s","seq":1}`, va, a.Run(1, 1)[0].Body, a.ID)
+		// The two attendance records of one election disagree: a slot
+		// conflict the record names.
+		conflict := server.ConflictID("slot", "attendance", va+"-PC", []string{a.ID + "/1", a.ID + "/3"})
+		want := fmt.Sprintf(`{"collection":"attendance","id":"%s-att-1","version":1,"body":%s,"device":"%s","seq":1,"conflict":"%s"}`,
+			va, a.Run(1, 1)[0].Body, a.ID, conflict)
 		if got := string(httptestutil.Body(t, rec)); got != want {
 			t.Errorf("read back: got %s, want %s", got, want)
 		}
@@ -201,6 +206,10 @@ func TestSync(t *testing.T) {
 	t.Run("PushlessReceipt", func(t *testing.T) {
 		resp := e.MustSync(t, a, syncproto.SyncRequest{PullMax: -1})
 		checkReceipt(t, e, a, resp.Receipt, 9)
+		// It states the log position like a push's receipt does.
+		if pos, err := e.Store.Position(t.Context()); err != nil || resp.Receipt.Pos != pos || pos == 0 {
+			t.Errorf("got receipt at log position %d, want %d (%v)", resp.Receipt.Pos, pos, err)
+		}
 		resp = e.MustSync(t, far, syncproto.SyncRequest{PullMax: -1})
 		if resp.Receipt != nil {
 			t.Errorf("got receipt %+v for a device that never pushed, want none", resp.Receipt)

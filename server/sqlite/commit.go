@@ -36,6 +36,7 @@ type pushRequest struct {
 	device string
 	batch  []server.Incoming
 	now    time.Time
+	audit  *server.Audit // written in the push's savepoint, if set
 
 	res  server.PushResult
 	err  error

@@ -117,6 +117,35 @@ func (s *Store) CreateEnrollCode(ctx context.Context, c server.EnrollCode) error
 	return nil
 }
 
+// EnrollCode returns an enrollment code by its hash, used or not, or
+// CodeNotFound.
+func (s *Store) EnrollCode(ctx context.Context, hash string) (server.EnrollCode, error) {
+	tx, err := s.beginRead(ctx)
+	if err != nil {
+		return server.EnrollCode{}, fmt.Errorf("enroll code: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	c := server.EnrollCode{Hash: hash}
+	var role string
+	var created, expires, usedAt sql.NullInt64
+	var usedBy sql.NullString
+	err = tx.QueryRowContext(ctx, `SELECT role, scope, created, expires, used_by, used_at FROM enroll_codes WHERE hash = ?`, hash).
+		Scan(&role, &c.Scope, &created, &expires, &usedBy, &usedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return server.EnrollCode{}, syncproto.Errorf(syncproto.CodeNotFound, "no such enrollment code")
+	}
+	if err != nil {
+		return server.EnrollCode{}, fmt.Errorf("enroll code: %w", err)
+	}
+	c.Role = election.Role(role)
+	c.Created, c.Expires = fromNanos(created), fromNanos(expires)
+	c.UsedBy, c.UsedAt = usedBy.String, fromNanos(usedAt)
+	if err := tx.Commit(); err != nil {
+		return server.EnrollCode{}, fmt.Errorf("enroll code: %w", err)
+	}
+	return c, nil
+}
+
 // RedeemEnrollCode burns an unused, unexpired code and enrolls dev with the
 // code's role and scope. See server.Store.
 func (s *Store) RedeemEnrollCode(ctx context.Context, codeHash string, dev server.Device, now time.Time) (server.Device, error) {
@@ -290,54 +319,86 @@ func (s *Store) RevokeDevice(ctx context.Context, id string, now time.Time) (ser
 	return dev, nil
 }
 
-// PutNonce stores a fresh single-use nonce. A nonce already stored is
-// CodeConflict.
-func (s *Store) PutNonce(ctx context.Context, nonce string, expires time.Time) error {
-	if nonce == "" || expires.IsZero() {
-		return syncproto.Errorf(syncproto.CodeBadRequest, "a nonce needs a value and an expiry")
+// nonceKeyName is the server_secrets row of the nonce MAC key.
+const nonceKeyName = "nonce_mac"
+
+// nonceKeyLen is the length of a nonce MAC key.
+const nonceKeyLen = 32
+
+// nonceGCInterval is how often UseNonce forgets expired nonce hashes.
+const nonceGCInterval = time.Minute
+
+// NonceKey returns the nonce MAC key, storing fresh first if there is none.
+func (s *Store) NonceKey(ctx context.Context, fresh []byte) ([]byte, error) {
+	if len(fresh) != nonceKeyLen {
+		return nil, syncproto.Errorf(syncproto.CodeBadRequest, "a nonce key is %d bytes, want %d", len(fresh), nonceKeyLen)
+	}
+	if key, ok, err := s.secret(ctx, nonceKeyName); err != nil || ok {
+		return key, err
 	}
 	tx, err := s.beginWrite(ctx)
 	if err != nil {
-		return fmt.Errorf("put nonce: %w", err)
+		return nil, fmt.Errorf("nonce key: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	_, err = tx.ExecContext(ctx, `INSERT INTO nonces (nonce, expires) VALUES (?, ?)`, nonce, expires.UnixNano())
-	if isUniqueViolation(err) {
-		return syncproto.Errorf(syncproto.CodeConflict, "nonce already issued")
+	if _, err := tx.ExecContext(ctx, `INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`,
+		nonceKeyName, fresh); err != nil {
+		return nil, fmt.Errorf("nonce key: %w", err)
 	}
-	if err != nil {
-		return fmt.Errorf("put nonce: %w", err)
+	var key []byte
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM server_secrets WHERE name = ?`, nonceKeyName).Scan(&key); err != nil {
+		return nil, fmt.Errorf("nonce key: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("put nonce: %w", err)
+		return nil, fmt.Errorf("nonce key: %w", err)
 	}
-	return nil
+	return key, nil
 }
 
-// UseNonce consumes a nonce that is unexpired at now, or returns
-// CodeNonceInvalid. It also forgets every nonce expired at now.
-func (s *Store) UseNonce(ctx context.Context, nonce string, now time.Time) error {
+// secret reads a stored secret.
+func (s *Store) secret(ctx context.Context, name string) ([]byte, bool, error) {
+	var v []byte
+	err := s.read.QueryRowContext(ctx, `SELECT value FROM server_secrets WHERE name = ?`, name).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("read secret %s: %w", name, err)
+	}
+	return v, true, nil
+}
+
+// UseNonce marks a nonce used until it expires; one already used is
+// CodeNonceInvalid. At most once per nonceGCInterval (of now) it also
+// forgets the hashes expired at now.
+func (s *Store) UseNonce(ctx context.Context, hash []byte, expires, now time.Time) error {
+	if len(hash) == 0 || expires.IsZero() || now.IsZero() {
+		return syncproto.Errorf(syncproto.CodeBadRequest, "a used nonce needs a hash, an expiry and a time")
+	}
 	tx, err := s.beginWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("use nonce: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM nonces WHERE expires <= ?`, now.UnixNano()); err != nil {
-		return fmt.Errorf("use nonce: expire: %w", err)
+	last := s.nonceGC.Load()
+	gc := now.UnixNano()-last >= int64(nonceGCInterval)
+	if gc {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM used_nonces WHERE expires <= ?`, now.UnixNano()); err != nil {
+			return fmt.Errorf("use nonce: expire: %w", err)
+		}
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM nonces WHERE nonce = ?`, nonce)
-	if err != nil {
-		return fmt.Errorf("use nonce: %w", err)
+	_, err = tx.ExecContext(ctx, `INSERT INTO used_nonces (hash, expires) VALUES (?, ?)`, hash, expires.UnixNano())
+	if isUniqueViolation(err) {
+		return syncproto.Errorf(syncproto.CodeNonceInvalid, "nonce already used: request a new one")
 	}
-	n, err := res.RowsAffected()
 	if err != nil {
 		return fmt.Errorf("use nonce: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("use nonce: %w", err)
 	}
-	if n == 0 {
-		return syncproto.Errorf(syncproto.CodeNonceInvalid, "unknown, used or expired nonce: request a new one")
+	if gc {
+		s.nonceGC.CompareAndSwap(last, now.UnixNano())
 	}
 	return nil
 }

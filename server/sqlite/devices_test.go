@@ -1,13 +1,17 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"villagesync/election"
 	"villagesync/server"
+	"villagesync/server/sqlite"
 	"villagesync/syncproto"
 )
 
@@ -121,6 +125,31 @@ func TestRedeemEnrollCode(t *testing.T) {
 	})
 }
 
+func TestEnrollCode(t *testing.T) {
+	ctx := context.Background()
+	st := MustOpen(t)
+	code := server.EnrollCode{Hash: "h1", Role: election.RoleSupervisor, Scope: baiquan, Created: t0, Expires: t0.Add(time.Hour)}
+	if err := st.CreateEnrollCode(ctx, code); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.EnrollCode(ctx, "h1")
+	if err != nil || got != code {
+		t.Fatalf("got %+v (%v), want %+v unused", got, err, code)
+	}
+	d := makeDevice("sup", "", "")
+	if _, err := st.RedeemEnrollCode(ctx, "h1", d.dev, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	// A used code is still found, with who used it: a reuse is told
+	// apart from an unknown or expired code.
+	got, err = st.EnrollCode(ctx, "h1")
+	if err != nil || got.UsedBy != d.id() || !got.UsedAt.Equal(t0.Add(time.Minute)) || got.Role != election.RoleSupervisor {
+		t.Fatalf("got %+v (%v), want the code used by %s", got, err, d.id())
+	}
+	_, err = st.EnrollCode(ctx, "h2")
+	wantCode(t, err, syncproto.CodeNotFound)
+}
+
 func TestPutDevice(t *testing.T) {
 	ctx := context.Background()
 	st := MustOpen(t)
@@ -173,32 +202,70 @@ func TestRevokeDevice(t *testing.T) {
 	wantCode(t, err, syncproto.CodeNotFound)
 }
 
-func TestNonce(t *testing.T) {
+func TestNonceKey(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "server.db")
+	st := mustOpenPath(t, path)
+	first := bytes.Repeat([]byte{1}, 32)
+	key, err := st.NonceKey(ctx, first)
+	if err != nil || !bytes.Equal(key, first) {
+		t.Fatalf("got %x (%v), want the fresh key stored", key, err)
+	}
+	// Later callers (another replica, a restart) get the stored key.
+	key, err = st.NonceKey(ctx, bytes.Repeat([]byte{2}, 32))
+	if err != nil || !bytes.Equal(key, first) {
+		t.Fatalf("got %x (%v), want the first key", key, err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = mustOpenPath(t, path)
+	if key, err = st.NonceKey(ctx, bytes.Repeat([]byte{3}, 32)); err != nil || !bytes.Equal(key, first) {
+		t.Fatalf("after reopen got %x (%v), want the first key", key, err)
+	}
+	_, err = st.NonceKey(ctx, []byte("short"))
+	wantCode(t, err, syncproto.CodeBadRequest)
+}
+
+func TestUseNonce(t *testing.T) {
 	ctx := context.Background()
 	st := MustOpen(t)
-	expires := t0.Add(5 * time.Minute)
-	for _, n := range []string{"n1", "n2", "n3"} {
-		if err := st.PutNonce(ctx, n, expires); err != nil {
-			t.Fatal(err)
+	hash := func(s string) []byte { h := sha256.Sum256([]byte(s)); return h[:] }
+	expires := t0.Add(30 * time.Minute)
+	used := func(tb testing.TB) int64 {
+		tb.Helper()
+		var n int64
+		if err := sqlite.ReadPool(st).QueryRowContext(ctx, `SELECT count(*) FROM used_nonces`).Scan(&n); err != nil {
+			tb.Fatal(err)
 		}
+		return n
 	}
-	wantCode(t, st.PutNonce(ctx, "n1", expires), syncproto.CodeConflict)
 
 	t.Run("OK", func(t *testing.T) {
-		if err := st.UseNonce(ctx, "n1", t0); err != nil {
+		if err := st.UseNonce(ctx, hash("n1"), expires, t0); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("ErrUsed", func(t *testing.T) {
-		wantCode(t, st.UseNonce(ctx, "n1", t0), syncproto.CodeNonceInvalid)
+		wantCode(t, st.UseNonce(ctx, hash("n1"), expires, t0.Add(time.Minute)), syncproto.CodeNonceInvalid)
 	})
-	t.Run("ErrUnknown", func(t *testing.T) {
-		wantCode(t, st.UseNonce(ctx, "never", t0), syncproto.CodeNonceInvalid)
+	t.Run("Forgotten", func(t *testing.T) {
+		if err := st.UseNonce(ctx, hash("n2"), t0.Add(time.Hour), t0.Add(2*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if n := used(t); n != 2 {
+			t.Fatalf("got %d used nonces, want 2", n)
+		}
+		// Once expired, n1's hash is forgotten by a later use; n2's stays.
+		if err := st.UseNonce(ctx, hash("n3"), t0.Add(2*time.Hour), expires.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if n := used(t); n != 2 {
+			t.Fatalf("got %d used nonces after n1 expired, want 2 (n2, n3)", n)
+		}
 	})
-	t.Run("ErrExpired", func(t *testing.T) {
-		wantCode(t, st.UseNonce(ctx, "n2", expires), syncproto.CodeNonceInvalid)
-		// Expired nonces are forgotten, so n3 is gone too, even earlier.
-		wantCode(t, st.UseNonce(ctx, "n3", t0), syncproto.CodeNonceInvalid)
+	t.Run("ErrNoHash", func(t *testing.T) {
+		wantCode(t, st.UseNonce(ctx, nil, expires, t0), syncproto.CodeBadRequest)
 	})
 }
 

@@ -16,9 +16,17 @@
 //     write-ahead log makes a whole group durable.
 //   - The server log: Push appends each device's changes in chain order,
 //     detects duplicates, gaps and equivocation, holds changes beyond a gap
-//     and applies contiguous ones to the current state of records, turning
-//     collisions into conflict rows that keep both versions. Pull reads the
-//     log by scope with one indexed query per scope shape.
+//     and applies contiguous ones to the current state of records: facts are
+//     append-only, reference records take edits on their current version,
+//     and every collision — a record rewritten or edited on a stale base, a
+//     slot claimed by records with different bodies — becomes a conflict
+//     holding every version, under the id every replica computes. A
+//     resolution record settles its conflict (the kept version wins; a slot's
+//     other records are superseded). Pull reads the log by scope with one
+//     indexed query per scope shape; Snapshot reads every record and conflict
+//     at one log position for the county's review and report.
+//   - The county's audit trail (resolutions, written with their change in
+//     one transaction, and acknowledgements) and the hashes of used nonces.
 //
 // # What it must not do
 //

@@ -28,8 +28,10 @@ const (
 		WHERE pos > ?1 AND device <> ?2 ORDER BY pos LIMIT ?3`
 
 	// A supervisor of township ?4 reads the township and its villages
-	// (?5 is the GLOB of the township's 12-digit village codes) plus
-	// county-wide records.
+	// plus county-wide records. The GLOB ?5 (the township code and three
+	// digits) is not implied by township = ?4: it is CanRead's consistency
+	// check, which refuses a place whose village is not a 12-digit code of
+	// that township (TestPull_SupervisorFilter).
 	pullTownshipSQL = `SELECT ` + pullCols + ` FROM changes INDEXED BY changes_township
 			WHERE township = ?4 AND township <> '' AND pos > ?1 AND device <> ?2
 				AND (village = '' OR village GLOB ?5)

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -317,5 +318,35 @@ func TestPull_QueryPlans(t *testing.T) {
 				t.Fatalf("got plan %q, want index searches of changes", plan)
 			}
 		})
+	}
+}
+
+// TestPull_SupervisorFilter checks the filter that keeps a supervisor from
+// reading a record filed under its township but about a village that is
+// not one of its villages: the township alone does not decide.
+func TestPull_SupervisorFilter(t *testing.T) {
+	st := MustOpen(t)
+	d := newDevice(t, st, "county", election.RoleCounty, county)
+	places := map[string]election.Place{
+		"own":        villagePlace(village1),
+		"township":   {Township: baiquan},
+		"wide":       {},
+		"foreign":    {Township: baiquan, Village: village3},
+		"long":       {Township: baiquan, Village: village1 + "1"},
+		"not-digits": {Township: baiquan, Village: baiquan + "2x1"},
+	}
+	want := map[string]bool{"own": true, "township": true, "wide": true}
+	for _, name := range slices.Sorted(maps.Keys(places)) {
+		mustPush(t, st, d, d.next(t, "problem", name, `{"n":1}`, 0, places[name]))
+	}
+	sup := election.Scope{Role: election.RoleSupervisor, Code: baiquan}
+	got := make(map[string]bool)
+	for _, c := range pullAll(t, st, sup, "") {
+		got[c.ID] = true
+	}
+	for name, p := range places {
+		if got[name] != want[name] || got[name] != sup.CanRead("problem", p) {
+			t.Errorf("%s at %+v: pulled %t, want %t", name, p, got[name], want[name])
+		}
 	}
 }

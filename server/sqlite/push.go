@@ -8,21 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"villagesync/election"
 	"villagesync/server"
 	"villagesync/syncproto"
-)
-
-// Kinds of conflict rows.
-const (
-	// conflictFact: a change created a record (base 0) whose id already
-	// holds a different body, e.g. two tally sheets for one slot.
-	conflictFact = "fact"
-	// conflictStaleBase: an edit based on a version that is no longer the
-	// record's current one.
-	conflictStaleBase = "stale_base"
 )
 
 // alertEquivocation is the kind of the alert RecordEquivocation raises.
@@ -45,18 +36,28 @@ const (
 	sqlPushHeldLink = `SELECT hash, prev FROM held WHERE device = ? AND seq = ?`
 	sqlPushLog      = `INSERT INTO changes (` + changeCols + `, hash, prev, township, village, received)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	sqlPushHold = `INSERT INTO held (` + changeCols + `, hash, prev, township, village, received)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlPushHold = `INSERT INTO held (` + changeCols + `, hash, prev, township, village, received, slot)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlPushRelease   = `DELETE FROM held WHERE device = ? AND seq = ?`
-	sqlPushNewRecord = `INSERT INTO records (collection, id, version, pos, township, village, device, seq)
-		VALUES (?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`
+	sqlPushNewRecord = `INSERT INTO records (collection, id, version, pos, township, village, device, seq, slot)
+		VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`
 	sqlPushMaxPos = `SELECT COALESCE(MAX(pos), 0) FROM changes`
+	// The slot queries repeat slot <> '' so that the planner may use the
+	// partial index records_slot: a bound slot proves nothing.
+	sqlPushSlotClaims = `SELECT r.id, r.device, r.seq, r.pos, c.body FROM records r INDEXED BY records_slot
+		JOIN changes c ON c.pos = r.pos
+		WHERE r.collection = ? AND r.slot = ? AND r.slot <> '' AND r.superseded = '' ORDER BY r.device, r.seq`
+	sqlPushSlotOther = `SELECT c.body FROM records r INDEXED BY records_slot JOIN changes c ON c.pos = r.pos
+		WHERE r.collection = ? AND r.slot = ? AND r.slot <> '' AND r.superseded = '' AND r.id <> ? LIMIT 1`
+	sqlPushOpenConflict = `SELECT id FROM conflicts WHERE collection = ? AND subject = ? AND kind = ?
+		AND resolved IS NULL AND superseded_by IS NULL`
 )
 
 // pushStatements are prepared by Open.
 var pushStatements = []string{
 	sqlPushHead, sqlPushAnyHeld, sqlPushWriteHead, sqlPushLogHash, sqlPushHeldLink,
-	sqlPushLog, sqlPushHold, sqlPushRelease, sqlPushNewRecord, sqlPushMaxPos,
+	sqlPushLog, sqlPushHold, sqlPushRelease, sqlPushNewRecord, sqlPushMaxPos, sqlPushSlotClaims,
+	sqlPushSlotOther, sqlPushOpenConflict,
 }
 
 // Push stores one device's verified changes durably and atomically. See
@@ -67,18 +68,29 @@ var pushStatements = []string{
 // the seq right after the head is appended to the log if its prev is the
 // head's hash (an equivocation otherwise); a seq beyond a gap is held. Held
 // changes the push unblocks are then appended in order. Appending applies the
-// change to its record: a new record is created at version 1; an identical
-// body changes nothing; an edit based on the current version bumps the
-// version; anything else is a conflict row and the record keeps its body.
+// change to its record as server.Store.Push describes (see apply).
 //
 // Concurrent pushes share a commit (see commitGroup): each runs inside its
 // own savepoint of one write transaction, so each is all or nothing, and
 // Push returns only once that transaction is durably committed.
 func (s *Store) Push(ctx context.Context, device string, batch []server.Incoming, now time.Time) (server.PushResult, error) {
+	return s.push(ctx, device, batch, nil, now)
+}
+
+// PushAudited is Push with an audit entry written in the same savepoint:
+// either both are stored or neither is. The entry's Created is now.
+func (s *Store) PushAudited(ctx context.Context, device string, batch []server.Incoming, audit server.Audit, now time.Time) (server.PushResult, error) {
+	if err := checkAudit(audit); err != nil {
+		return server.PushResult{}, err
+	}
+	return s.push(ctx, device, batch, &audit, now)
+}
+
+func (s *Store) push(ctx context.Context, device string, batch []server.Incoming, audit *server.Audit, now time.Time) (server.PushResult, error) {
 	if err := checkBatch(device, batch); err != nil {
 		return server.PushResult{}, err
 	}
-	r := &pushRequest{ctx: ctx, device: device, batch: batch, now: now, done: make(chan struct{})}
+	r := &pushRequest{ctx: ctx, device: device, batch: batch, audit: audit, now: now, done: make(chan struct{})}
 	select {
 	case s.pushes <- r:
 	case <-ctx.Done():
@@ -95,7 +107,13 @@ func (s *Store) Push(ctx context.Context, device string, batch []server.Incoming
 // pushOne runs one push inside the group's transaction.
 func (g *group) pushOne(r *pushRequest) (server.PushResult, error) {
 	p := &push{ctx: g.ctx, g: g, tx: g.tx, device: r.device, now: r.now.UnixNano()}
-	if err := p.run(r.batch); err != nil {
+	err := p.run(r.batch)
+	if err == nil && r.audit != nil {
+		a := *r.audit
+		a.Created = r.now
+		_, err = insertAudit(g.ctx, g.tx, a)
+	}
+	if err != nil {
 		var eq *server.EquivocationError
 		var pe *syncproto.Error
 		if errors.As(err, &eq) || errors.As(err, &pe) {
@@ -269,7 +287,7 @@ func (p *push) append(in *server.Incoming) error {
 		return fmt.Errorf("log change %d: %w", c.Seq, err)
 	}
 	p.lastPos = pos
-	if err := p.apply(c, in.Place, pos); err != nil {
+	if err := p.apply(in, pos); err != nil {
 		return err
 	}
 	p.head = c.Seq
@@ -278,9 +296,11 @@ func (p *push) append(in *server.Incoming) error {
 	return nil
 }
 
-// apply applies a logged change at log position pos to its record.
-func (p *push) apply(c *syncproto.Change, place election.Place, pos int64) error {
-	res, err := p.exec(sqlPushNewRecord, c.Collection, c.ID, pos, place.Township, place.Village, c.Device, int64(c.Seq))
+// apply applies a logged change at log position pos to its record, as
+// server.Store.Push describes.
+func (p *push) apply(in *server.Incoming, pos int64) error {
+	c, place := &in.Change, in.Place
+	res, err := p.exec(sqlPushNewRecord, c.Collection, c.ID, pos, place.Township, place.Village, c.Device, int64(c.Seq), in.Slot)
 	if err != nil {
 		return fmt.Errorf("apply change %d: %w", c.Seq, err)
 	}
@@ -288,8 +308,20 @@ func (p *push) apply(c *syncproto.Change, place election.Place, pos int64) error
 	if err != nil {
 		return fmt.Errorf("apply change %d: %w", c.Seq, err)
 	}
-	if n == 1 {
-		return nil // a new record
+	if n == 1 { // a new record
+		if in.Slot != "" {
+			raised, err := p.conflicts().claim(c.Collection, in.Slot, c.ID, c.Body, place, pos)
+			if err != nil {
+				return fmt.Errorf("apply change %d: %w", c.Seq, err)
+			}
+			if raised {
+				p.res.Conflicts++
+			}
+		}
+		if c.Collection == resolutionCollection {
+			return p.conflicts().resolve(c, pos)
+		}
+		return nil
 	}
 	cur, ok, err := loadRecord(p.ctx, p.tx, c.Collection, c.ID)
 	if err != nil || !ok {
@@ -298,7 +330,15 @@ func (p *push) apply(c *syncproto.Change, place election.Place, pos int64) error
 	if bytes.Equal(cur.Body, c.Body) {
 		return nil // the same content again: nothing to merge
 	}
-	if c.Base == cur.Version {
+	cs := p.conflicts()
+	open, err := cs.open(election.ConflictRecord, c.Collection, c.ID)
+	if err != nil {
+		return fmt.Errorf("apply change %d: %w", c.Seq, err)
+	}
+	if open != nil && slices.ContainsFunc(open.Versions, func(v server.ConflictVersion) bool { return bytes.Equal(v.Body, c.Body) }) {
+		return nil // a version the open conflict already holds
+	}
+	if editable(c.Collection) && c.Base == cur.Version {
 		if _, err := p.tx.ExecContext(p.ctx, `UPDATE records SET version = version + 1, pos = ?, township = ?, village = ?,
 			device = ?, seq = ? WHERE collection = ? AND id = ?`,
 			pos, place.Township, place.Village, c.Device, int64(c.Seq), c.Collection, c.ID); err != nil {
@@ -306,17 +346,18 @@ func (p *push) apply(c *syncproto.Change, place election.Place, pos int64) error
 		}
 		return nil
 	}
-	kind := conflictStaleBase
-	if c.Base == 0 {
-		kind = conflictFact
+	// A fact rewritten (whatever its base) or an edit on a stale base.
+	versions := []versionKey{{c.ID, cur.Device, cur.Seq, cur.Pos}}
+	supersede := ""
+	if open != nil {
+		versions = versions[:0]
+		for _, v := range open.Versions {
+			versions = append(versions, versionKey{v.RecordID, v.Device, v.Seq, v.Pos})
+		}
+		supersede = open.ID
 	}
-	if _, err := p.tx.ExecContext(p.ctx, `INSERT INTO conflicts (collection, record_id, kind, base,
-		existing_version, existing_device, existing_seq, existing_pos, existing_body,
-		incoming_device, incoming_seq, incoming_pos, incoming_body, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.Collection, c.ID, kind, int64(c.Base),
-		int64(cur.Version), cur.Device, int64(cur.Seq), int64(cur.Pos), cur.Body,
-		c.Device, int64(c.Seq), pos, []byte(c.Body), p.now); err != nil {
+	versions = append(versions, versionKey{c.ID, c.Device, c.Seq, uint64(pos)})
+	if _, err := cs.raise(election.ConflictRecord, c.Collection, c.ID, cur.Place, versions, pos, supersede); err != nil {
 		return fmt.Errorf("record conflict for change %d: %w", c.Seq, err)
 	}
 	p.res.Conflicts++
@@ -339,7 +380,7 @@ func (p *push) hold(in *server.Incoming) error {
 			return p.equivocation(c.Seq, "held", c.Seq+1, incomingChange(in))
 		}
 	}
-	if _, err := p.exec(sqlPushHold, changeArgs(c, in.Hash, in.Prev, in.Place, p.now)...); err != nil {
+	if _, err := p.exec(sqlPushHold, append(changeArgs(c, in.Hash, in.Prev, in.Place, p.now), in.Slot)...); err != nil {
 		return fmt.Errorf("hold change %d: %w", c.Seq, err)
 	}
 	p.anyHeld = true
@@ -430,16 +471,16 @@ func storedChange(ctx context.Context, tx *sql.Tx, table, device string, seq uin
 	var q string
 	switch table {
 	case "changes":
-		q = `SELECT ` + changeCols + `, hash, prev, township, village FROM changes WHERE device = ? AND seq = ?`
+		q = `SELECT ` + changeCols + `, hash, prev, township, village, '' FROM changes WHERE device = ? AND seq = ?`
 	case "held":
-		q = `SELECT ` + changeCols + `, hash, prev, township, village FROM held WHERE device = ? AND seq = ?`
+		q = `SELECT ` + changeCols + `, hash, prev, township, village, slot FROM held WHERE device = ? AND seq = ?`
 	default:
 		return server.Incoming{}, fmt.Errorf("no change table %q", table)
 	}
 	var in server.Incoming
 	var hash, prev []byte
 	row := tx.QueryRowContext(ctx, q, device, int64(seq))
-	if err := scanChange(row, &in.Change, &hash, &prev, &in.Place.Township, &in.Place.Village); err != nil {
+	if err := scanChange(row, &in.Change, &hash, &prev, &in.Place.Township, &in.Place.Village, &in.Slot); err != nil {
 		return server.Incoming{}, err
 	}
 	var err error
@@ -550,26 +591,28 @@ func maxPos(ctx context.Context, tx *sql.Tx) (uint64, error) {
 	return uint64(pos), nil
 }
 
-// Head returns a device's contiguous head (0 and zero hash if none) and the
-// seqs it holds beyond a gap.
-func (s *Store) Head(ctx context.Context, device string) (uint64, syncproto.Hash, []uint64, error) {
+// Head returns a device's contiguous head, the seqs it holds beyond a gap
+// and the log position, from one snapshot.
+func (s *Store) Head(ctx context.Context, device string) (server.DeviceHead, error) {
 	tx, err := s.beginRead(ctx)
 	if err != nil {
-		return 0, syncproto.Hash{}, nil, fmt.Errorf("head: %w", err)
+		return server.DeviceHead{}, fmt.Errorf("head: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	seq, hash, err := loadHead(ctx, tx, device)
-	if err != nil {
-		return 0, syncproto.Hash{}, nil, fmt.Errorf("head: %w", err)
+	var h server.DeviceHead
+	if h.Seq, h.Hash, err = loadHead(ctx, tx, device); err != nil {
+		return server.DeviceHead{}, fmt.Errorf("head: %w", err)
 	}
-	held, err := heldSeqs(ctx, tx, device)
-	if err != nil {
-		return 0, syncproto.Hash{}, nil, fmt.Errorf("head: %w", err)
+	if h.Held, err = heldSeqs(ctx, tx, device); err != nil {
+		return server.DeviceHead{}, fmt.Errorf("head: %w", err)
+	}
+	if h.Pos, err = maxPos(ctx, tx); err != nil {
+		return server.DeviceHead{}, fmt.Errorf("head: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, syncproto.Hash{}, nil, fmt.Errorf("head: %w", err)
+		return server.DeviceHead{}, fmt.Errorf("head: %w", err)
 	}
-	return seq, hash, held, nil
+	return h, nil
 }
 
 // RecordEquivocation keeps both versions of an equivocating change as

@@ -27,12 +27,12 @@ func TestPush(t *testing.T) {
 		if !equalResult(res, want) {
 			t.Fatalf("got %+v, want %+v", res, want)
 		}
-		seq, head, held, err := st.Head(ctx, d.id())
+		h, err := st.Head(ctx, d.id())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if seq != 3 || head != batch[2].Hash || len(held) != 0 {
-			t.Fatalf("got head %d %v held %v, want 3 %v []", seq, head, held, batch[2].Hash)
+		if h.Seq != 3 || h.Hash != batch[2].Hash || len(h.Held) != 0 || h.Pos != 3 {
+			t.Fatalf("got head %+v, want seq 3 %v, nothing held, at log position 3", h, batch[2].Hash)
 		}
 		for _, in := range batch {
 			rec, err := st.Record(ctx, in.Change.Collection, in.Change.ID)
@@ -98,9 +98,9 @@ func TestPush(t *testing.T) {
 		if _, err := st.Record(ctx, "attendance", batch[2].Change.ID); syncproto.ErrorCode(err) != syncproto.CodeNotFound {
 			t.Fatalf("got %v for a held change's record, want not_found", err)
 		}
-		_, _, held, err := st.Head(ctx, d.id())
-		if err != nil || !slices.Equal(held, []uint64{3, 4}) {
-			t.Fatalf("got held %v (%v), want [3 4]", held, err)
+		h, err := st.Head(ctx, d.id())
+		if err != nil || !slices.Equal(h.Held, []uint64{3, 4}) {
+			t.Fatalf("got held %v (%v), want [3 4]", h.Held, err)
 		}
 		// Sending a held change again is a duplicate.
 		res = mustPush(t, st, d, batch[3])
@@ -266,9 +266,9 @@ func TestPush_Equivocation(t *testing.T) {
 		before := mustStats(t, st)
 		_, err := st.Push(ctx, d.id(), []server.Incoming{batch[0], fork}, t0)
 		check(t, st, d, err, 3, batch[2], fork, before)
-		_, _, held, err := st.Head(ctx, d.id())
-		if err != nil || !slices.Equal(held, []uint64{3}) {
-			t.Fatalf("got held %v (%v), want [3] kept", held, err)
+		h, err := st.Head(ctx, d.id())
+		if err != nil || !slices.Equal(h.Held, []uint64{3}) {
+			t.Fatalf("got held %v (%v), want [3] kept", h.Held, err)
 		}
 	})
 
@@ -330,118 +330,6 @@ func TestPush_Equivocation(t *testing.T) {
 		res := mustPush(t, st, d, batch[:3]...)
 		if res.Through != 4 {
 			t.Fatalf("got through %d, want 4", res.Through)
-		}
-	})
-}
-
-func TestPush_Conflicts(t *testing.T) {
-	ctx := context.Background()
-	place := villagePlace(village1)
-
-	t.Run("FactSameID", func(t *testing.T) {
-		st := MustOpen(t)
-		a := newDevice(t, st, "station", election.RoleStation, village1)
-		b := newDevice(t, st, "supervisor", election.RoleSupervisor, baiquan)
-		first := a.next(t, "tally_sheet", village1+"-PC-1", `{"valid":90}`, 0, place)
-		second := b.next(t, "tally_sheet", village1+"-PC-1", `{"valid":91}`, 0, place)
-		if res := mustPush(t, st, a, first); res.Conflicts != 0 {
-			t.Fatalf("got %d conflicts for a new record, want 0", res.Conflicts)
-		}
-		res := mustPush(t, st, b, second)
-		if res.Conflicts != 1 || res.Applied != 1 {
-			t.Fatalf("got %+v, want 1 applied with 1 conflict", res)
-		}
-		rec, err := st.Record(ctx, "tally_sheet", village1+"-PC-1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(rec.Body) != `{"valid":90}` || rec.Version != 1 || rec.Device != a.id() {
-			t.Fatalf("got record %+v, want the first version kept", rec)
-		}
-		var kind, existing, incoming, exDev, inDev string
-		var exSeq, inSeq int64
-		var resolved *int64
-		if err := sqlite.ReadPool(st).QueryRowContext(ctx, `SELECT kind, existing_body, incoming_body, existing_device, incoming_device,
-			existing_seq, incoming_seq, resolved FROM conflicts`).Scan(&kind, &existing, &incoming, &exDev, &inDev, &exSeq, &inSeq, &resolved); err != nil {
-			t.Fatal(err)
-		}
-		if kind != "fact" || existing != `{"valid":90}` || incoming != `{"valid":91}` || exDev != a.id() || inDev != b.id() || exSeq != 1 || inSeq != 1 || resolved != nil {
-			t.Fatalf("got conflict %s %s/%s by %s/%s seqs %d/%d, want fact with both versions and authors, open",
-				kind, existing, incoming, exDev, inDev, exSeq, inSeq)
-		}
-		if s := mustStats(t, st); s.Conflicts != 1 || s.OpenConflicts != 1 || s.Changes != 2 {
-			t.Fatalf("got %+v, want 1 open conflict and both changes in the log", s)
-		}
-		// Both versions stay in the log for everyone who may read them.
-		log := pullAll(t, st, election.Scope{Role: election.RoleCounty, Code: county}, "")
-		if len(log) != 2 {
-			t.Fatalf("got %d changes in the log, want 2", len(log))
-		}
-	})
-
-	t.Run("SameBodyIsNoConflict", func(t *testing.T) {
-		st := MustOpen(t)
-		a := newDevice(t, st, "station", election.RoleStation, village1)
-		b := newDevice(t, st, "supervisor", election.RoleSupervisor, baiquan)
-		mustPush(t, st, a, a.next(t, "problem", "p1", `{"category":"x"}`, 0, place))
-		res := mustPush(t, st, b, b.next(t, "problem", "p1", `{"category":"x"}`, 0, place))
-		if res.Conflicts != 0 || res.Applied != 1 {
-			t.Fatalf("got %+v, want applied without conflict", res)
-		}
-		rec, err := st.Record(ctx, "problem", "p1")
-		if err != nil || rec.Version != 1 || rec.Device != a.id() {
-			t.Fatalf("got %+v (%v), want version 1 by the first author", rec, err)
-		}
-	})
-
-	t.Run("EditableEdit", func(t *testing.T) {
-		st := MustOpen(t)
-		c := newDevice(t, st, "county", election.RoleCounty, county)
-		other := newDevice(t, st, "county2", election.RoleCounty, county)
-		vp := villagePlace(village1)
-		mustPush(t, st, c, c.next(t, "election", village1+"-PC", `{"seats":5}`, 0, vp))
-		res := mustPush(t, st, c, c.next(t, "election", village1+"-PC", `{"seats":7}`, 1, vp))
-		if res.Conflicts != 0 {
-			t.Fatalf("got %d conflicts for an edit on the current version, want 0", res.Conflicts)
-		}
-		rec, err := st.Record(ctx, "election", village1+"-PC")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rec.Version != 2 || string(rec.Body) != `{"seats":7}` || rec.Seq != 2 || rec.Pos != 2 {
-			t.Fatalf("got %+v, want version 2 with seats 7 from seq 2 at pos 2", rec)
-		}
-
-		// An edit based on version 1, now stale.
-		res = mustPush(t, st, other, other.next(t, "election", village1+"-PC", `{"seats":6}`, 1, vp))
-		if res.Conflicts != 1 {
-			t.Fatalf("got %d conflicts for a stale base, want 1", res.Conflicts)
-		}
-		rec, err = st.Record(ctx, "election", village1+"-PC")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rec.Version != 2 || string(rec.Body) != `{"seats":7}` {
-			t.Fatalf("got %+v, want version 2 kept", rec)
-		}
-		var kind string
-		var base, exVersion int64
-		if err := sqlite.ReadPool(st).QueryRowContext(ctx, "SELECT kind, base, existing_version FROM conflicts").Scan(&kind, &base, &exVersion); err != nil {
-			t.Fatal(err)
-		}
-		if kind != "stale_base" || base != 1 || exVersion != 2 {
-			t.Fatalf("got conflict %s base %d over version %d, want stale_base 1 over 2", kind, base, exVersion)
-		}
-	})
-
-	t.Run("WithinOneBatch", func(t *testing.T) {
-		st := MustOpen(t)
-		d := newDevice(t, st, "station", election.RoleStation, village1)
-		a := d.next(t, "attendance", "att", `{"present":10}`, 0, place)
-		b := d.next(t, "attendance", "att", `{"present":11}`, 0, place)
-		res := mustPush(t, st, d, a, b)
-		if res.Applied != 2 || res.Conflicts != 1 {
-			t.Fatalf("got %+v, want 2 applied, 1 conflict", res)
 		}
 	})
 }
@@ -513,10 +401,10 @@ func TestPush_Concurrent(t *testing.T) {
 		t.Fatalf("got %d changes and %d records, want %d of each", s.Changes, s.Records, want)
 	}
 	for i, d := range devs {
-		seq, head, _, err := st.Head(ctx, d.id())
+		h, err := st.Head(ctx, d.id())
 		last := batches[i][pushes-1][perPush-1]
-		if err != nil || seq != pushes*perPush || head != last.Hash {
-			t.Fatalf("device %d: got head %d %v (%v), want %d %v", i, seq, head, err, pushes*perPush, last.Hash)
+		if err != nil || h.Seq != pushes*perPush || h.Hash != last.Hash {
+			t.Fatalf("device %d: got head %+v (%v), want %d %v", i, h, err, pushes*perPush, last.Hash)
 		}
 	}
 	// The log has no gaps: positions 1..n, each device's seqs in order.

@@ -48,6 +48,9 @@ func (s *Store) Record(ctx context.Context, collection, id string) (server.Recor
 	if !ok {
 		return server.Record{}, syncproto.Errorf(syncproto.CodeNotFound, "no %s record %q", collection, id)
 	}
+	if rec.Conflict, err = recordConflict(ctx, tx, rec); err != nil {
+		return server.Record{}, fmt.Errorf("record: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return server.Record{}, fmt.Errorf("record: %w", err)
 	}
@@ -55,12 +58,12 @@ func (s *Store) Record(ctx context.Context, collection, id string) (server.Recor
 }
 
 // loadRecord reads a record's current version; ok is false if there is none.
-func loadRecord(ctx context.Context, tx *sql.Tx, collection, id string) (server.Record, bool, error) {
+func loadRecord(ctx context.Context, db dbtx, collection, id string) (server.Record, bool, error) {
 	rec := server.Record{Collection: collection, ID: id}
 	var version, seq, pos int64
-	err := tx.QueryRowContext(ctx, `SELECT r.version, c.body, r.township, r.village, r.device, r.seq, r.pos
+	err := db.QueryRowContext(ctx, `SELECT r.version, c.body, r.township, r.village, r.device, r.seq, r.pos, r.slot, r.superseded
 		FROM records r JOIN changes c ON c.pos = r.pos WHERE r.collection = ? AND r.id = ?`, collection, id).
-		Scan(&version, &rec.Body, &rec.Place.Township, &rec.Place.Village, &rec.Device, &seq, &pos)
+		Scan(&version, &rec.Body, &rec.Place.Township, &rec.Place.Village, &rec.Device, &seq, &pos, &rec.Slot, &rec.Superseded)
 	if errors.Is(err, sql.ErrNoRows) {
 		return server.Record{}, false, nil
 	}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -50,6 +51,8 @@ type Store struct {
 	write  *sql.DB              // one connection; every write transaction
 	read   *sql.DB              // read-only pool
 	stmts  map[string]*sql.Stmt // the push path's statements, prepared on write
+
+	nonceGC atomic.Int64 // when UseNonce last forgot expired nonces, Unix ns
 
 	pushes   chan *pushRequest // to pushLoop
 	stop     chan struct{}     // closed by Close
@@ -181,6 +184,14 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+	// step, if set, runs after sql in the same transaction: data changes
+	// that need Go (hashes, domain rules).
+	step func(ctx context.Context, tx *sql.Tx) error
+}
+
+// migrationSteps are the Go steps of migrations, by version.
+var migrationSteps = map[int]func(ctx context.Context, tx *sql.Tx) error{
+	2: migrateReview,
 }
 
 // migrations returns the embedded migrations in version order.
@@ -204,7 +215,7 @@ func migrations() ([]migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read migration %s: %w", name, err)
 		}
-		ms = append(ms, migration{version: v, name: name, sql: string(text)})
+		ms = append(ms, migration{version: v, name: name, sql: string(text), step: migrationSteps[v]})
 	}
 	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
 	for i := 1; i < len(ms); i++ {
@@ -256,6 +267,11 @@ func (s *Store) apply(ctx context.Context, m migration) error {
 	defer func() { _ = tx.Rollback() }()
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	if m.step != nil {
+		if err := m.step(ctx, tx); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", m.version, m.name); err != nil {
 		return fmt.Errorf("migration %s: record: %w", m.name, err)
@@ -407,7 +423,9 @@ type Stats struct {
 	Devices       int64 // enrolled devices, revoked included
 	Held          int64 // changes held beyond a gap
 	Conflicts     int64 // conflicts ever recorded
-	OpenConflicts int64 // conflicts not yet resolved
+	OpenConflicts int64 // conflicts neither resolved nor superseded
+	Audit         int64 // audit trail entries
+	UsedNonces    int64 // used nonces remembered until they expire
 	Equivocations int64 // equivocation evidence rows
 	Alerts        int64 // security alerts
 }
@@ -431,7 +449,9 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		{&st.Devices, "SELECT count(*) FROM devices"},
 		{&st.Held, "SELECT count(*) FROM held"},
 		{&st.Conflicts, "SELECT count(*) FROM conflicts"},
-		{&st.OpenConflicts, "SELECT count(*) FROM conflicts WHERE resolved IS NULL"},
+		{&st.OpenConflicts, "SELECT count(*) FROM conflicts WHERE resolved IS NULL AND superseded_by IS NULL"},
+		{&st.Audit, "SELECT count(*) FROM audit"},
+		{&st.UsedNonces, "SELECT count(*) FROM used_nonces"},
 		{&st.Equivocations, "SELECT count(*) FROM equivocations"},
 		{&st.Alerts, "SELECT count(*) FROM alerts"},
 	}

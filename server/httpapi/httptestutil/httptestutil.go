@@ -327,6 +327,11 @@ type Device struct {
 	Scope election.Scope
 	Token string
 
+	// Acked is the seq the last receipt SyncAll got covers; Cursor is
+	// where its pulls resume.
+	Acked  uint64
+	Cursor string
+
 	log    []syncproto.Change // log[i] has seq i+1
 	hashes []syncproto.Hash   // hashes[i] is the hash of log[i]
 	clock  syncproto.Clock
@@ -502,6 +507,92 @@ func (e *Env) MustSync(tb testing.TB, d *Device, req syncproto.SyncRequest) *syn
 	var resp syncproto.SyncResponse
 	Decode(tb, rec, &resp)
 	return &resp
+}
+
+// SyncAll syncs d until it is up to date: it pushes the changes no receipt
+// covers yet and pulls every page of changes in its scope after d.Cursor.
+// It returns the changes pulled.
+func (e *Env) SyncAll(tb testing.TB, d *Device) []syncproto.Change {
+	tb.Helper()
+	var pulled []syncproto.Change
+	for range 1000 {
+		req := syncproto.SyncRequest{Cursor: d.Cursor, PullMax: syncproto.MaxPullBytes}
+		if d.Seq() > d.Acked {
+			req.Changes = d.Run(d.Acked+1, d.Seq())
+		}
+		resp := e.MustSync(tb, d, req)
+		if resp.Receipt != nil {
+			d.Acked = resp.Receipt.Through
+		}
+		pulled = append(pulled, resp.Changes...)
+		d.Cursor = resp.Cursor
+		if !resp.More && d.Acked == d.Seq() {
+			return pulled
+		}
+	}
+	tb.Fatalf("sync of %s did not finish", d.ID)
+	return nil
+}
+
+// Token mints an hour-long access token for a person (not a device) of
+// role in scope (a village, township or county code).
+func (e *Env) Token(tb testing.TB, subject string, role election.Role, scope string) string {
+	tb.Helper()
+	tok, _, err := e.Service.MintToken(tb.Context(), subject, election.Scope{Role: role, Code: scope}, time.Hour)
+	if err != nil {
+		tb.Fatalf("mint %s token: %v", role, err)
+	}
+	return tok
+}
+
+// ElectionOf returns the seeded Party-committee election of village and
+// its roll.
+func (e *Env) ElectionOf(tb testing.TB, village string) (election.Election, election.RollCount) {
+	tb.Helper()
+	for i, el := range e.Dataset.Elections {
+		if el.Village == village {
+			return el, e.Dataset.Rolls[i]
+		}
+	}
+	tb.Fatalf("no seeded election in village %s", village)
+	return election.Election{}, election.RollCount{}
+}
+
+// CleanAttendance is the attendance of village's election with every
+// eligible member present.
+func (e *Env) CleanAttendance(tb testing.TB, village string) map[string]any {
+	tb.Helper()
+	el, roll := e.ElectionOf(tb, village)
+	return map[string]any{"election": el.ID, "eligible": roll.Eligible, "present": roll.Eligible}
+}
+
+// TallySheet is the FORMAL tally sheet of village's election with issued
+// and returned ballots, every returned ballot valid: the first Seats
+// candidates get every vote, the runner-up none.
+func (e *Env) TallySheet(tb testing.TB, village string, issued, returned int) map[string]any {
+	tb.Helper()
+	el, _ := e.ElectionOf(tb, village)
+	votes := make(map[string]map[string]int, len(el.Candidates))
+	for i, c := range el.Candidates {
+		if i < el.Seats {
+			votes[c] = map[string]int{"yes": returned, "no": 0, "abstain": 0}
+		} else {
+			votes[c] = map[string]int{"yes": 0, "no": returned, "abstain": 0}
+		}
+	}
+	return map[string]any{
+		"election": el.ID, "round": 1, "kind": "FORMAL",
+		"issued": issued, "returned": returned, "valid": returned, "invalid": 0,
+		"votes": votes, "signers": []string{"计票人 甲", "监票人 乙"},
+	}
+}
+
+// CleanSheet is TallySheet with every eligible member voting: the election
+// run by the book.
+func (e *Env) CleanSheet(tb testing.TB, village string) map[string]any {
+	tb.Helper()
+	_, roll := e.ElectionOf(tb, village)
+	return e.TallySheet(tb, village, roll.Eligible, roll.Eligible)
 }
 
 // Village returns the code of the i-th seeded village of township t

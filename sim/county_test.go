@@ -1,0 +1,101 @@
+package sim_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"villagesync/election"
+	"villagesync/server"
+	"villagesync/server/httpapi"
+	"villagesync/server/sqlite"
+	"villagesync/sim"
+)
+
+// playCounty plays a whole season in process and returns the result.
+func playCounty(tb testing.TB, seed uint64) *sim.Result {
+	tb.Helper()
+	ctx := context.Background()
+	dir := tb.TempDir()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	clock := sim.NewSimClock(time.Date(2026, 2, 1, 8, 0, 0, 0, time.FixedZone("CST", 8*3600)))
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "server.db"), logger)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = store.Close() })
+	svc, err := server.New(ctx, store, server.Config{CountyCode: election.DongliaoCode, Logger: logger, Now: clock.Now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := svc.Seed(ctx, election.Dongliao()); err != nil {
+		tb.Fatal(err)
+	}
+	c := &sim.County{Seed: seed, Service: svc, Store: store, Clock: clock, Logger: logger,
+		Handler: httpapi.New(svc, httpapi.Config{Logger: logger}), Dir: filepath.Join(dir, "devices")}
+	res, err := c.Run(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return res
+}
+
+// TestCountySeason is issue 4's acceptance: the Dongliao figures, from the
+// server's own reconciliation of what the devices synced, with nothing lost
+// or duplicated and every injected conflict detected.
+func TestCountySeason(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays 250 devices through a whole season")
+	}
+	res := playCounty(t, 7)
+	c := res.Report.County
+	s := res.Sync
+	t.Logf("county: %+v", c)
+	t.Logf("sync: %+v", s)
+	checks := []struct {
+		name      string
+		got, want float64
+	}{
+		{"villages", float64(c.Villages), 235},
+		{"held_on_time", float64(c.HeldOnTimeVillages), 235},
+		{"one_time_success", float64(c.OneTimeSuccessVillages), 235},
+		{"members_elected", float64(c.MembersElected), 782},
+		{"avg_age", c.AvgAge, 43.4},
+		{"prev_avg_age", c.PrevAvgAge, 46.1},
+		{"college", float64(c.College), 199},
+		{"college_share", c.CollegeShare, 0.254},
+		{"prev_college_share", c.PrevCollegeShare, 0.149},
+		{"problems_found", float64(c.ProblemsFound), 52},
+		{"problems_rectified", float64(c.ProblemsRectified), 52},
+		{"inspection_problems_found", float64(c.InspectionProblemsFound), 15},
+		{"inspection_problems_rectified", float64(c.InspectionProblemsRectified), 15},
+		{"key_villages", float64(c.KeyVillages), 8},
+		{"training_sessions", float64(c.TrainingSessions), 32},
+		{"lost", float64(s.Lost), 0},
+		{"duplicated", float64(s.Duplicated), 0},
+		{"unverified", float64(s.Unverified), 0},
+		{"open_conflicts", float64(c.OpenConflicts), 0},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s: got %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+	switch {
+	case c.SupervisionVisits < 940:
+		t.Errorf("supervision_visits: got %d, want ≥ 940", c.SupervisionVisits)
+	case c.TrainingAttendance < 1200:
+		t.Errorf("training_attendance: got %d, want ≥ 1200", c.TrainingAttendance)
+	case c.ReturnedMembers < 530:
+		t.Errorf("returned_members: got %d, want ≥ 530", c.ReturnedMembers)
+	case s.ConflictsInjected == 0 || s.ConflictsDetected != s.ConflictsInjected:
+		t.Errorf("conflicts: %d injected, %d detected", s.ConflictsInjected, s.ConflictsDetected)
+	case s.Relayed == 0:
+		t.Errorf("no change was relayed: the season has villages with no link")
+	case s.ChangesOnServer != s.ChangesCreated:
+		t.Errorf("changes on server %d, created %d", s.ChangesOnServer, s.ChangesCreated)
+	}
+}
