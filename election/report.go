@@ -775,14 +775,16 @@ type CountySummary struct {
 	Name     string `json:"name"`
 	Villages int    `json:"villages"`
 	// HeldOnTime is the share of villages whose election has a FORMAL
-	// round's tally sheet: held on its scheduled day (completion).
-	HeldOnTime float64 `json:"held_on_time"`
+	// round's tally sheet: held on its scheduled day (completion). On the
+	// wire the counts are "held_on_time" and "one_time_success" (as the
+	// county reports them: 235 of 235) and the shares carry "_rate".
+	HeldOnTime float64 `json:"held_on_time_rate"`
 	// OneTimeSuccess is the share of villages whose election filled every
 	// seat in its first, FORMAL round (一次性选举成功), with no open
 	// conflict about the village.
-	OneTimeSuccess         float64 `json:"one_time_success"`
-	HeldOnTimeVillages     int     `json:"held_on_time_villages"`
-	OneTimeSuccessVillages int     `json:"one_time_success_villages"`
+	OneTimeSuccess         float64 `json:"one_time_success_rate"`
+	HeldOnTimeVillages     int     `json:"held_on_time"`
+	OneTimeSuccessVillages int     `json:"one_time_success"`
 	// MembersElected are the Party-committee members elected; AvgAge their
 	// mean age in the election's year; College how many are college-
 	// educated (大专) or above, CollegeShare its share.
@@ -821,10 +823,10 @@ type TownshipSummary struct {
 	Code                   string  `json:"code"`
 	Name                   string  `json:"name"`
 	Villages               int     `json:"villages"`
-	HeldOnTime             float64 `json:"held_on_time"`
-	OneTimeSuccess         float64 `json:"one_time_success"`
-	HeldOnTimeVillages     int     `json:"held_on_time_villages"`
-	OneTimeSuccessVillages int     `json:"one_time_success_villages"`
+	HeldOnTime             float64 `json:"held_on_time_rate"`
+	OneTimeSuccess         float64 `json:"one_time_success_rate"`
+	HeldOnTimeVillages     int     `json:"held_on_time"`
+	OneTimeSuccessVillages int     `json:"one_time_success"`
 	MembersElected         int     `json:"members_elected"`
 	SupervisionVisits      int     `json:"supervision_visits"`
 	ProblemsFound          int     `json:"problems_found"`

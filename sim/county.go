@@ -155,8 +155,14 @@ func (c *County) Run(ctx context.Context) (*Result, error) {
 		}
 	}
 
+	owners := map[string]*player{} // record id -> the device that captures it
+	for _, p := range players {
+		for _, s := range p.script.Steps {
+			owners[s.ID] = p
+		}
+	}
 	for _, day := range seasonDays(season) {
-		if err := c.playDay(ctx, players, day, supervisorOf, &st); err != nil {
+		if err := c.playDay(ctx, players, day, owners, supervisorOf, &st); err != nil {
 			return nil, err
 		}
 		if c.DayPause > 0 {
@@ -324,44 +330,41 @@ func seasonDays(s *Season) []time.Time {
 	return days
 }
 
-// playDay captures every step of one day, device by device in a fixed
-// order, then syncs the devices whose link is up that day. A step that
-// cites a record the device does not hold yet (a rectification of a problem
-// found the same morning) waits: the device syncs, and if that is not
-// enough it is retried after the other devices have had their turn.
-func (c *County) playDay(ctx context.Context, players []*player, day time.Time, supervisorOf map[string]*player, st *SyncStats) error {
+// playDay captures every step of one day in time order across the county,
+// then syncs the devices whose link is up that day. A step that cites a
+// record the device does not hold yet (a rectification of a problem found
+// the same morning) waits for it: the author of that record syncs, then the
+// device, as a supervisor would on arriving at the village.
+func (c *County) playDay(ctx context.Context, players []*player, day time.Time, owners map[string]*player, supervisorOf map[string]*player, st *SyncStats) error {
 	end := day.AddDate(0, 0, 1)
-	order := slices.Clone(players)
-	slices.SortStableFunc(order, func(a, b *player) int { return cmp.Compare(roleOrder(a), roleOrder(b)) })
-	pending := order
-	for pass := 0; len(pending) > 0; pass++ {
-		var blocked []*player
-		for _, p := range pending {
-			done, err := c.captureUntil(ctx, p, end, st)
-			if err != nil {
-				return err
-			}
-			if !done {
-				blocked = append(blocked, p)
-			}
-			if p.script.Role != election.RoleStation {
-				c.trySync(ctx, p, st) // supervisors sync on arrival and departure
-			}
-		}
-		if len(blocked) == len(pending) && pass > 0 {
-			p := blocked[0]
-			s := p.script.Steps[p.next]
-			return fmt.Errorf("%s cannot capture %s/%s on %s: it cites records that never arrive", p.script.Name, s.Collection, s.ID, day.Format(time.DateOnly))
-		}
-		pending = blocked
+	type todo struct {
+		p    *player
+		step int
 	}
-	// Evening: the links that are up carry the day's work.
+	var steps []todo
+	for _, p := range players {
+		for i := p.next; i < len(p.script.Steps) && p.script.Steps[i].At.Before(end); i++ {
+			steps = append(steps, todo{p, i})
+		}
+	}
+	slices.SortStableFunc(steps, func(a, b todo) int {
+		return a.p.script.Steps[a.step].At.Compare(b.p.script.Steps[b.step].At)
+	})
+	busy := map[*player]bool{}
+	for _, t := range steps {
+		if err := c.capture(ctx, t.p, owners, st); err != nil {
+			return err
+		}
+		busy[t.p] = true
+	}
+	// Evening: the links that are up carry the day's work. A laptop that
+	// recorded nothing today is switched on every third day to catch up.
 	offlineToday := day.YearDay()%5 != 0
-	for _, p := range order {
+	for _, p := range players {
 		switch {
 		case p.profile == profileNoLink:
 		case p.profile == profileOffline && offlineToday:
-		default:
+		case busy[p] || day.YearDay()%3 == 0:
 			c.trySync(ctx, p, st)
 		}
 	}
@@ -372,40 +375,29 @@ func (c *County) playDay(ctx context.Context, players []*player, day time.Time, 
 	return nil
 }
 
-func roleOrder(p *player) int {
-	switch p.script.Role {
-	case election.RoleCounty:
-		return 0
-	case election.RoleSupervisor:
-		return 1
+// capture captures p's next step, fetching the records it cites first if
+// the device does not hold them yet.
+func (c *County) capture(ctx context.Context, p *player, owners map[string]*player, st *SyncStats) error {
+	s := p.script.Steps[p.next]
+	if c.Clock != nil {
+		c.Clock.Set(s.At)
 	}
-	return 2
-}
-
-// captureUntil captures p's steps before end. It reports false if a step
-// had to wait for a record the device cannot get yet.
-func (c *County) captureUntil(ctx context.Context, p *player, end time.Time, st *SyncStats) (bool, error) {
-	for p.next < len(p.script.Steps) && p.script.Steps[p.next].At.Before(end) {
-		s := p.script.Steps[p.next]
-		if c.Clock != nil {
-			c.Clock.Set(s.At)
+	_, err := p.dev.Put(ctx, s.Collection, s.ID, s.Body)
+	for attempt := 0; err != nil && waitsForReference(err) && p.profile != profileNoLink && attempt < 8; attempt++ {
+		for _, field := range []string{"problem", "after", "sheet"} {
+			if o := owners[jsonField(s.Body, field)]; o != nil && o != p {
+				c.trySync(ctx, o, st)
+			}
 		}
-		_, err := p.dev.Put(ctx, s.Collection, s.ID, s.Body)
-		if err != nil && waitsForReference(err) && p.profile != profileNoLink {
-			c.trySync(ctx, p, st)
-			_, err = p.dev.Put(ctx, s.Collection, s.ID, s.Body)
-		}
-		switch {
-		case err == nil:
-			p.next++
-			p.created++
-		case waitsForReference(err):
-			return false, nil
-		default:
-			return false, fmt.Errorf("%s captures %s/%s: %w", p.script.Name, s.Collection, s.ID, err)
-		}
+		c.trySync(ctx, p, st)
+		_, err = p.dev.Put(ctx, s.Collection, s.ID, s.Body)
 	}
-	return true, nil
+	if err != nil {
+		return fmt.Errorf("%s captures %s/%s: %w", p.script.Name, s.Collection, s.ID, err)
+	}
+	p.next++
+	p.created++
+	return nil
 }
 
 // waitsForReference reports whether a capture failed only because it cites
