@@ -47,6 +47,10 @@ type County struct {
 	Clock *SimClock
 	// DayPause is waited after each simulated day (live demos).
 	DayPause time.Duration
+	// Cut names a village whose station loses its link for good after
+	// enrollment and whose data nobody carries: what the report shows
+	// when a village's data never arrives.
+	Cut string
 }
 
 // SyncStats is how the season moved, counted by comparing every change
@@ -54,7 +58,8 @@ type County struct {
 type SyncStats struct {
 	ChangesCreated    int   `json:"changes_created"`
 	ChangesOnServer   int   `json:"changes_on_server"`
-	Lost              int   `json:"lost"`
+	Lost              int   `json:"lost"`        // created, not on the server, and no longer pending on its device
+	Undelivered       int   `json:"undelivered"` // created, still pending on a device that never reached the server
 	Duplicated        int   `json:"duplicated"`
 	Unverified        int   `json:"unverified"` // devices whose chain on the server does not verify
 	ConflictsInjected int   `json:"conflicts_injected"`
@@ -108,10 +113,11 @@ const (
 	profile2G                     // weak 2G: syncs every day through faults
 	profileOffline                // offline for days at a time
 	profileNoLink                 // no link after enrollment: a supervisor carries its bundles
+	profileCut                    // no link after enrollment, and nobody carries its data
 )
 
 func (p profile) String() string {
-	return [...]string{"office", "2g", "offline", "nolink"}[p]
+	return [...]string{"office", "2g", "offline", "nolink", "cut"}[p]
 }
 
 var faults2G = Faults{DropRequest: 0.08, DropResponse: 0.08, Duplicate: 0.05, Tear: 0.05, Replay: 0.05}
@@ -238,7 +244,9 @@ func (c *County) enrollAll(ctx context.Context, season *Season, rng *rand.Rand) 
 	for i := range season.Devices {
 		script := &season.Devices[i]
 		p := &player{script: script, profile: profileOffice}
-		if script.Role == election.RoleStation {
+		if script.Role == election.RoleStation && script.Scope == c.Cut {
+			p.profile = profileCut
+		} else if script.Role == election.RoleStation {
 			switch r := rng.IntN(100); {
 			case r < 4 && !busy[script.Scope] && len(script.Name) == len("station-")+12:
 				p.profile = profileNoLink
@@ -362,7 +370,7 @@ func (c *County) playDay(ctx context.Context, players []*player, day time.Time, 
 	offlineToday := day.YearDay()%5 != 0
 	for _, p := range players {
 		switch {
-		case p.profile == profileNoLink:
+		case p.profile == profileNoLink || p.profile == profileCut:
 		case p.profile == profileOffline && offlineToday:
 		case busy[p] || day.YearDay()%3 == 0:
 			c.trySync(ctx, p, st)
@@ -383,7 +391,7 @@ func (c *County) capture(ctx context.Context, p *player, owners map[string]*play
 		c.Clock.Set(s.At)
 	}
 	_, err := p.dev.Put(ctx, s.Collection, s.ID, s.Body)
-	for attempt := 0; err != nil && waitsForReference(err) && p.profile != profileNoLink && attempt < 8; attempt++ {
+	for attempt := 0; err != nil && waitsForReference(err) && p.profile < profileNoLink && attempt < 8; attempt++ {
 		for _, field := range []string{"problem", "after", "sheet"} {
 			if o := owners[jsonField(s.Body, field)]; o != nil && o != p {
 				c.trySync(ctx, o, st)
@@ -445,7 +453,7 @@ func (c *County) carryBundles(ctx context.Context, players []*player, supervisor
 func (c *County) syncAll(ctx context.Context, players []*player, must bool, st *SyncStats) error {
 	for pass := 0; pass < 2; pass++ {
 		for _, p := range players {
-			if p.profile == profileNoLink {
+			if p.profile >= profileNoLink {
 				continue
 			}
 			if _, err := p.dev.Sync(ctx); err != nil {
@@ -502,6 +510,7 @@ func (c *County) resolveInjected(ctx context.Context, season *Season, st *SyncSt
 // server holds: each must be there exactly once, byte for byte.
 func (c *County) audit(ctx context.Context, players []*player, st *SyncStats) error {
 	created := map[string]int{}
+	pending := map[string]int{} // device -> first seq still pending on it (0: none)
 	for _, p := range players {
 		stt, err := p.dev.Status(ctx)
 		if err != nil {
@@ -509,6 +518,9 @@ func (c *County) audit(ctx context.Context, players []*player, st *SyncStats) er
 		}
 		created[stt.Device] = int(stt.LastSeq)
 		st.ChangesCreated += p.created
+		if stt.Pending > 0 && p.profile == profileCut {
+			pending[stt.Device] = int(stt.LastSeq) - stt.Pending + 1
+		}
 	}
 	held := map[string]map[uint64]int{}
 	chains := map[string][]syncproto.Change{}
@@ -552,7 +564,11 @@ func (c *County) audit(ctx context.Context, players []*player, st *SyncStats) er
 		for seq := uint64(1); seq <= uint64(n); seq++ {
 			switch held[dev][seq] {
 			case 0:
-				st.Lost++
+				if first := pending[dev]; first > 0 && int(seq) >= first {
+					st.Undelivered++ // still on the laptop, waiting for a link
+				} else {
+					st.Lost++
+				}
 			case 1:
 			default:
 				st.Duplicated += held[dev][seq] - 1

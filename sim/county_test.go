@@ -17,7 +17,7 @@ import (
 )
 
 // playCounty plays a whole season in process and returns the result.
-func playCounty(tb testing.TB, seed uint64) *sim.Result {
+func playCounty(tb testing.TB, seed uint64, cut string) *sim.Result {
 	tb.Helper()
 	ctx := context.Background()
 	dir := fastDir(tb)
@@ -36,7 +36,7 @@ func playCounty(tb testing.TB, seed uint64) *sim.Result {
 		tb.Fatal(err)
 	}
 	c := &sim.County{Seed: seed, Service: svc, Store: store, Clock: clock, Logger: logger,
-		Handler: httpapi.New(svc, httpapi.Config{Logger: logger}), Dir: filepath.Join(dir, "devices")}
+		Handler: httpapi.New(svc, httpapi.Config{Logger: logger}), Dir: filepath.Join(dir, "devices"), Cut: cut}
 	res, err := c.Run(ctx)
 	if err != nil {
 		tb.Fatal(err)
@@ -54,7 +54,7 @@ func TestCountySeason(t *testing.T) {
 	if raceEnabled {
 		t.Skip("250 devices under the race detector take too long; the plain `go test ./...` pass runs this test, and TestFaultyLinks covers the same paths under -race")
 	}
-	res := playCounty(t, 7)
+	res := playCounty(t, 7, "")
 	c := res.Report.County
 	s := res.Sync
 	t.Logf("county: %+v", c)
@@ -118,4 +118,64 @@ func fastDir(tb testing.TB) string {
 	}
 	tb.Cleanup(func() { _ = os.RemoveAll(dir) })
 	return dir
+}
+
+// TestCountyCutVillage shows the figures come from what reached the
+// server: a village whose laptop never syncs again after enrollment, and
+// whose data nobody carries, is missing from the report, and its changes
+// are counted as still waiting on the laptop, not as lost.
+func TestCountyCutVillage(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("plays 250 devices through a whole season (see TestCountySeason)")
+	}
+	season, err := sim.GenerateSeason(election.Dongliao(), 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := quietVillage(t, season)
+	seats := 0
+	for _, e := range election.Dongliao().Elections {
+		if e.Village == cut {
+			seats = e.Seats
+		}
+	}
+	res := playCounty(t, 7, cut)
+	c, s := res.Report.County, res.Sync
+	if c.HeldOnTimeVillages != 234 || c.OneTimeSuccessVillages != 234 || c.MembersElected != 782-seats {
+		t.Errorf("with %s cut: got held %d, one-time %d, members %d; want 234, 234, %d",
+			cut, c.HeldOnTimeVillages, c.OneTimeSuccessVillages, c.MembersElected, 782-seats)
+	}
+	if s.Lost != 0 || s.Duplicated != 0 || s.Undelivered == 0 {
+		t.Errorf("got lost %d, duplicated %d, undelivered %d; want 0, 0, > 0", s.Lost, s.Duplicated, s.Undelivered)
+	}
+	for _, v := range res.Report.Villages {
+		if v.Code == cut && (v.HeldOnTime || v.OneTimeSuccess) {
+			t.Errorf("village %s: got %+v, want not held", cut, v)
+		}
+	}
+}
+
+// quietVillage picks a village no one but its own station writes about, so
+// cutting its link blocks no other device.
+func quietVillage(tb testing.TB, s *sim.Season) string {
+	tb.Helper()
+	busy := map[string]bool{}
+	for _, inj := range s.Injected {
+		busy[inj.Village] = true
+	}
+	for _, d := range s.Devices {
+		for _, st := range d.Steps {
+			if st.Collection == "problem" || st.Collection == "rectification" {
+				busy[d.Scope] = true
+				busy[string(st.ID[:min(12, len(st.ID))])] = true
+			}
+		}
+	}
+	for _, v := range election.Dongliao().Villages {
+		if !busy[v.Code] {
+			return v.Code
+		}
+	}
+	tb.Fatal("no quiet village")
+	return ""
 }
