@@ -160,76 +160,62 @@ func decodeResolution(d *decoder) (Resolution, error) {
 
 // DecodePreviousTerm reads a previous_term record body.
 func DecodePreviousTerm(body []byte) (PreviousTerm, error) {
-	d, err := newDecoder("previous_term", body)
-	if err != nil {
-		return PreviousTerm{}, err
-	}
-	pt := PreviousTerm{Members: d.int("members"), AgeSum: d.int("age_sum"), College: d.int("college")}
-	return pt, d.done()
+	return decodeWith("previous_term", body, func(d *decoder) PreviousTerm {
+		pt := PreviousTerm{Members: d.int("members"), AgeSum: d.int("age_sum"), College: d.int("college")}
+		return pt
+	})
 }
 
 // DecodeTownship reads a township record body; the caller sets Code from
 // the record id.
 func DecodeTownship(body []byte) (Township, error) {
-	d, err := newDecoder("township", body)
-	if err != nil {
-		return Township{}, err
-	}
-	t := Township{Code: d.str("id"), Name: d.str("name"), Pinyin: d.str("pinyin"), AltNames: d.strs("alt_names")}
-	return t, d.done()
+	return decodeWith("township", body, func(d *decoder) Township {
+		t := Township{Code: d.str("id"), Name: d.str("name"), Pinyin: d.str("pinyin"), AltNames: d.strs("alt_names")}
+		return t
+	})
 }
 
 // DecodeVillage reads a village record body; the caller sets Code from the
 // record id.
 func DecodeVillage(body []byte) (Village, error) {
-	d, err := newDecoder("village", body)
-	if err != nil {
-		return Village{}, err
-	}
-	var key bool
-	d.into("key_village", &key)
-	v := Village{Code: d.str("id"), Township: d.str("township"), Name: d.str("name"), KeyVillage: key}
-	return v, d.done()
+	return decodeWith("village", body, func(d *decoder) Village {
+		var key bool
+		d.into("key_village", &key)
+		v := Village{Code: d.str("id"), Township: d.str("township"), Name: d.str("name"), KeyVillage: key}
+		return v
+	})
 }
 
 // DecodeProblem reads a problem record body.
 func DecodeProblem(body []byte) (Problem, error) {
-	d, err := newDecoder("problem", body)
-	if err != nil {
-		return Problem{}, err
-	}
-	p := Problem{ID: d.str("id"), Village: d.str("village"), Source: d.str("source"), Category: d.str("category"), Description: d.str("description")}
-	return p, d.done()
+	return decodeWith("problem", body, func(d *decoder) Problem {
+		p := Problem{ID: d.str("id"), Village: d.str("village"), Source: d.str("source"), Category: d.str("category"), Description: d.str("description")}
+		return p
+	})
 }
 
 // DecodeSupervisionVisit reads a supervision_visit record body.
 func DecodeSupervisionVisit(body []byte) (SupervisionVisit, error) {
-	d, err := newDecoder("supervision_visit", body)
-	if err != nil {
-		return SupervisionVisit{}, err
-	}
-	v := SupervisionVisit{ID: d.str("id"), Village: d.str("village"), Round: d.int("round"), VisitedAt: d.str("visited_at")}
-	return v, d.done()
+	return decodeWith("supervision_visit", body, func(d *decoder) SupervisionVisit {
+		v := SupervisionVisit{ID: d.str("id"), Village: d.str("village"), Round: d.int("round"), VisitedAt: d.str("visited_at")}
+		return v
+	})
 }
 
 // DecodeTrainingSession reads a training_session record body.
 func DecodeTrainingSession(body []byte) (TrainingSession, error) {
-	d, err := newDecoder("training_session", body)
-	if err != nil {
-		return TrainingSession{}, err
-	}
-	t := TrainingSession{ID: d.str("id"), Township: d.str("township"), HeldOn: d.str("held_on"), Kind: d.str("kind"), Attendance: d.int("attendance")}
-	return t, d.done()
+	return decodeWith("training_session", body, func(d *decoder) TrainingSession {
+		t := TrainingSession{ID: d.str("id"), Township: d.str("township"), HeldOn: d.str("held_on"), Kind: d.str("kind"), Attendance: d.int("attendance")}
+		return t
+	})
 }
 
 // DecodeReturnedMember reads a returned_member record body.
 func DecodeReturnedMember(body []byte) (ReturnedMember, error) {
-	d, err := newDecoder("returned_member", body)
-	if err != nil {
-		return ReturnedMember{}, err
-	}
-	m := ReturnedMember{ID: d.str("id"), Village: d.str("village"), Origin: d.str("origin"), ReturnedOn: d.str("returned_on")}
-	return m, d.done()
+	return decodeWith("returned_member", body, func(d *decoder) ReturnedMember {
+		m := ReturnedMember{ID: d.str("id"), Village: d.str("village"), Origin: d.str("origin"), ReturnedOn: d.str("returned_on")}
+		return m
+	})
 }
 
 // PreviousTermOf returns the previous-term figures of a county this
@@ -1219,4 +1205,16 @@ func OutcomeZH(o Outcome) string {
 		return "不适用"
 	}
 	return fmt.Sprint(o)
+}
+
+// decodeWith decodes a record body of collection with read, which pulls the
+// fields out of the decoder; the decoder's error, if any, wins.
+func decodeWith[T any](collection string, body []byte, read func(d *decoder) T) (T, error) {
+	d, err := newDecoder(collection, body)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	v := read(d)
+	return v, d.done()
 }
