@@ -123,8 +123,11 @@ func liveDemo(ctx context.Context, s *Server, logger *slog.Logger, pause time.Du
 		logger.Info("demo season already played in this data dir; start with a fresh --data to replay it", "dir", dir)
 		return
 	}
+	// The simulated laptops log only trouble: the server's own request log
+	// already shows every sync.
+	devices := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	county := &sim.County{
-		Seed: 7, Service: s.service, Store: s.store, Logger: logger,
+		Seed: 7, Service: s.service, Store: s.store, Logger: devices,
 		URL: s.URL(), Dir: dir, DayPause: pause,
 	}
 	res, err := county.Run(ctx)
