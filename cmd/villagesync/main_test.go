@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -166,5 +167,116 @@ func TestHelp(t *testing.T) {
 	}
 	if _, errOut, code := c.try("station", "put", "--data", t.TempDir()); code != 2 || !strings.Contains(errOut, "--collection is required") {
 		t.Fatalf("missing flag: exit %d, %q", code, errOut)
+	}
+}
+
+// TestTallySheetConflict is issue 3's walk-through with the CLI alone: two
+// laptops of one village record different tally sheets for the same round;
+// the county sees the conflict, resolves it with a reason, and both laptops
+// show the resolution.
+func TestTallySheetConflict(t *testing.T) {
+	c := cli{t}
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "server")
+	c.run("admin", "seed", "--data", data)
+	url := startServer(t, data)
+	const village = "220422100201"
+	laptops := make([]string, 2)
+	for i := range laptops {
+		code := strings.TrimSpace(c.run("admin", "enroll-code", "--data", data, "--role", "station", "--scope", village))
+		laptops[i] = filepath.Join(tmp, fmt.Sprintf("laptop%d", i))
+		c.run("station", "enroll", "--data", laptops[i], "--server", url, "--code", code)
+	}
+	var el struct {
+		Body struct {
+			Candidates []string `json:"candidates"`
+			Seats      int      `json:"seats"`
+		} `json:"body"`
+	}
+	if err := json.Unmarshal([]byte(c.run("station", "get", "--data", laptops[0], "--collection", "election", "--id", village+"-PC")), &el); err != nil {
+		t.Fatal(err)
+	}
+	sheet := func(firstYes int) string {
+		votes := map[string]map[string]int{}
+		for i, cand := range el.Body.Candidates {
+			yes := 45 - i
+			if i == 0 {
+				yes = firstYes
+			}
+			votes[cand] = map[string]int{"yes": yes, "no": 50 - yes, "abstain": 0}
+		}
+		b, _ := json.Marshal(map[string]any{"election": village + "-PC", "round": 1, "kind": "FORMAL",
+			"issued": 50, "returned": 50, "valid": 50, "invalid": 0, "votes": votes, "signers": []string{"监票人甲", "计票人乙"}})
+		return string(b)
+	}
+	c.run("station", "put", "--data", laptops[0], "--collection", "tally_sheet", "--id", "TS-A", "--json", sheet(48))
+	c.run("station", "put", "--data", laptops[1], "--collection", "tally_sheet", "--id", "TS-B", "--json", sheet(47))
+	for _, l := range laptops {
+		c.sync(l)
+	}
+
+	token := strings.TrimSpace(c.run("admin", "token", "--data", data, "--role", "county"))
+	var queue struct {
+		Items []struct {
+			ID       string `json:"id"`
+			Kind     string `json:"kind"`
+			Slot     string `json:"slot"`
+			Versions []struct {
+				Ref string `json:"ref"`
+				ID  string `json:"id"`
+			} `json:"versions"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(c.run("review", "list", "--server", url, "--token", token, "--json")), &queue); err != nil {
+		t.Fatal(err)
+	}
+	conflict, keep := "", ""
+	for _, it := range queue.Items {
+		if it.Kind == "conflict" {
+			conflict = it.ID
+			for _, v := range it.Versions {
+				if v.ID == "TS-A" {
+					keep = v.Ref
+				}
+			}
+		}
+	}
+	if conflict == "" || keep == "" {
+		t.Fatalf("no conflict between TS-A and TS-B in the review queue: %+v", queue)
+	}
+	var rep struct {
+		County struct {
+			OpenConflicts int `json:"open_conflicts"`
+		} `json:"county"`
+	}
+	if err := json.Unmarshal([]byte(c.run("report", "--server", url, "--token", token, "--format", "json")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.County.OpenConflicts != 1 {
+		t.Fatalf("report: got %d open conflicts, want 1", rep.County.OpenConflicts)
+	}
+	if _, errOut, code := c.try("review", "resolve", "--server", url, "--token", token, "--id", conflict, "--keep", keep, "--reason", " "); code == 0 {
+		t.Fatalf("resolve with a blank reason succeeded: %s", errOut)
+	}
+	c.run("review", "resolve", "--server", url, "--token", token, "--id", conflict, "--keep", keep, "--reason", "与签字的纸质计票单核对，保留A")
+
+	for _, l := range laptops {
+		c.sync(l)
+		var b struct {
+			Superseded bool   `json:"superseded"`
+			Conflict   string `json:"conflict"`
+		}
+		if err := json.Unmarshal([]byte(c.run("station", "get", "--data", l, "--collection", "tally_sheet", "--id", "TS-B")), &b); err != nil {
+			t.Fatal(err)
+		}
+		if !b.Superseded || b.Conflict != "" {
+			t.Fatalf("%s: TS-B after the resolution: %+v, want superseded and no open conflict", l, b)
+		}
+	}
+	if err := json.Unmarshal([]byte(c.run("report", "--server", url, "--token", token, "--format", "json")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.County.OpenConflicts != 0 {
+		t.Fatalf("report after resolution: got %d open conflicts, want 0", rep.County.OpenConflicts)
 	}
 }
