@@ -197,6 +197,25 @@ func TestPush_Conflicts(t *testing.T) {
 		}
 	})
 
+	t.Run("ProvisionalByClock", func(t *testing.T) {
+		// Two versions of one fact arrive in the reverse of their clock
+		// order: the record shows the earlier by the clock, as every
+		// device replaying the same versions does.
+		st := MustOpen(t)
+		a := newDevice(t, st, "station", election.RoleStation, village1)
+		b := newDevice(t, st, "supervisor", election.RoleSupervisor, baiquan)
+		b.clock = a.clock + 100
+		late := b.next(t, "problem", "p1", `{"category":"late"}`, 0, place)
+		early := a.next(t, "problem", "p1", `{"category":"early"}`, 0, place)
+		mustPush(t, st, b, late)
+		if res := mustPush(t, st, a, early); res.Conflicts != 1 {
+			t.Fatalf("got %d conflicts, want 1", res.Conflicts)
+		}
+		if rec := record(t, st, "problem", "p1"); string(rec.Body) != `{"category":"early"}` || rec.Device != a.id() {
+			t.Fatalf("got %+v, want the earlier version by the clock shown while the conflict is open", rec)
+		}
+	})
+
 	t.Run("EditableEdit", func(t *testing.T) {
 		st := MustOpen(t)
 		c := newDevice(t, st, "county", election.RoleCounty, county)
@@ -212,7 +231,10 @@ func TestPush_Conflicts(t *testing.T) {
 			t.Fatalf("got %+v, want version 2 with seats 7 from seq 2 at pos 2", rec)
 		}
 
-		// An edit based on version 1, now stale.
+		// An edit based on version 1, now stale: made later by a device
+		// that had not seen the edit. (Were it earlier by the clock, every
+		// replica would show it as the provisional version instead.)
+		other.clock = c.clock + 10
 		stale := other.next(t, "election", village1+"-PC", `{"seats":6}`, 1, vp)
 		if res := mustPush(t, st, other, stale); res.Conflicts != 1 {
 			t.Fatalf("got %d conflicts for a stale base, want 1", res.Conflicts)

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"villagesync/election"
@@ -361,6 +363,37 @@ func (p *push) apply(in *server.Incoming, pos int64) error {
 		return fmt.Errorf("record conflict for change %d: %w", c.Seq, err)
 	}
 	p.res.Conflicts++
+	return p.showProvisional(c.Collection, c.ID, versions)
+}
+
+// showProvisional points a record in conflict at the version every replica
+// shows while the conflict is open: the first of its versions in hybrid
+// logical clock order, then author and seq (the order devices replay in),
+// so the server and every device show the same body whatever order the
+// versions arrived in. No version is dropped: all stay in the conflict.
+func (p *push) showProvisional(collection, id string, versions []versionKey) error {
+	type key struct {
+		wall    int64
+		logical int64
+		device  string
+		seq     uint64
+		pos     uint64
+	}
+	var first *key
+	for _, v := range versions {
+		k := key{device: v.device, seq: v.seq, pos: v.pos}
+		if err := p.tx.QueryRowContext(p.ctx, `SELECT wall, logical FROM changes WHERE pos = ?`, int64(v.pos)).Scan(&k.wall, &k.logical); err != nil {
+			return fmt.Errorf("order conflict versions: %w", err)
+		}
+		if first == nil || cmp.Or(cmp.Compare(k.wall, first.wall), cmp.Compare(k.logical, first.logical),
+			strings.Compare(k.device, first.device), cmp.Compare(k.seq, first.seq)) < 0 {
+			first = &k
+		}
+	}
+	if _, err := p.tx.ExecContext(p.ctx, `UPDATE records SET pos = ?, device = ?, seq = ? WHERE collection = ? AND id = ? AND pos <> ?`,
+		int64(first.pos), first.device, int64(first.seq), collection, id, int64(first.pos)); err != nil {
+		return fmt.Errorf("show provisional version: %w", err)
+	}
 	return nil
 }
 
