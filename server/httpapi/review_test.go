@@ -408,13 +408,16 @@ func TestReview_StaleSeats(t *testing.T) {
 	if err := json.Unmarshal(stored["body"], &body); err != nil {
 		t.Fatal(err)
 	}
-	edit := func(d *httptestutil.Device, seats int) {
+	edit := func(d *httptestutil.Device, seats int, later int64) {
 		body["seats"] = seats
-		d.AuthorEdit(t, "election", el.ID, body, func(c *syncproto.Change) { c.Base = 1 })
+		d.AuthorEdit(t, "election", el.ID, body, func(c *syncproto.Change) {
+			c.Base = 1
+			c.Wall += later // the stale edit is made later, by a laptop that had not seen the first
+		})
 		e.SyncAll(t, d)
 	}
-	edit(x, el.Seats+2)
-	edit(y, el.Seats-1)
+	edit(x, el.Seats+2, 0)
+	edit(y, el.Seats-1, 60_000)
 
 	got := recordOf(t, e, county, "election", el.ID)
 	var now struct{ Seats int }
