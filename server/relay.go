@@ -12,7 +12,8 @@ import (
 // bundles) and returns one signed receipt per origin device. Each origin's
 // changes are verified against that device's own key and checked against
 // that device's own scope: the carrier can neither alter nor widen them.
-// Every group is checked before any is stored, so a refusal stores nothing.
+// Every group is checked (once) before any is stored, so a refusal stores
+// nothing.
 func (s *Service) relay(ctx context.Context, carrier *Principal, changes []syncproto.Change) ([]syncproto.Receipt, error) {
 	if len(changes) == 0 {
 		return nil, nil
@@ -25,6 +26,7 @@ func (s *Service) relay(ctx context.Context, carrier *Principal, changes []syncp
 	}
 	groups := syncproto.GroupByDevice(changes)
 	origins := make([]Device, len(groups))
+	batches := make([][]Incoming, len(groups))
 	for i, g := range groups {
 		dev, err := s.store.Device(ctx, g[0].Device)
 		switch {
@@ -40,9 +42,11 @@ func (s *Service) relay(ctx context.Context, carrier *Principal, changes []syncp
 			return nil, &syncproto.Error{Code: syncproto.CodeForbidden, Seq: g[0].Seq,
 				Message: "the county authority's changes are not relayed"}
 		}
-		if _, err := s.check(ctx, dev, dev.ElectionScope(), g); err != nil {
+		batch, err := s.checkCounted(ctx, dev, dev.ElectionScope(), g)
+		if err != nil {
 			return nil, err
 		}
+		batches[i] = batch
 		for _, c := range g {
 			if c.Collection == ResolutionCollection {
 				return nil, &syncproto.Error{Code: syncproto.CodeForbidden, Seq: c.Seq,
@@ -58,7 +62,7 @@ func (s *Service) relay(ctx context.Context, carrier *Principal, changes []syncp
 	receipts := make([]syncproto.Receipt, 0, len(groups))
 	for i, g := range groups {
 		dev := origins[i]
-		result, err := s.push(ctx, dev, dev.ElectionScope(), g, nil)
+		result, err := s.commit(ctx, dev, g, batches[i], nil)
 		if err != nil {
 			return nil, err
 		}

@@ -143,13 +143,29 @@ func (s *Service) sync(ctx context.Context, p *Principal, req *syncproto.SyncReq
 // which changes enter the store, for devices and for the county authority;
 // audit, if set, is written in the same transaction.
 func (s *Service) push(ctx context.Context, dev Device, scope election.Scope, changes []syncproto.Change, audit *Audit) (PushResult, error) {
+	batch, err := s.checkCounted(ctx, dev, scope, changes)
+	if err != nil {
+		return PushResult{}, err
+	}
+	return s.commit(ctx, dev, changes, batch, audit)
+}
+
+// checkCounted is check, counting a refusal in the metrics.
+func (s *Service) checkCounted(ctx context.Context, dev Device, scope election.Scope, changes []syncproto.Change) ([]Incoming, error) {
 	batch, err := s.check(ctx, dev, scope, changes)
 	if err != nil {
 		if _, ok := errors.AsType[*syncproto.Error](err); ok {
 			s.metrics.changes.WithLabelValues(OutcomeRefused).Add(float64(len(changes)))
 		}
-		return PushResult{}, err
+		return nil, err
 	}
+	return batch, nil
+}
+
+// commit writes a checked batch of dev's changes (changes as received, batch
+// as check returned them) and counts the outcome.
+func (s *Service) commit(ctx context.Context, dev Device, changes []syncproto.Change, batch []Incoming, audit *Audit) (PushResult, error) {
+	var err error
 	now := s.now()
 	var result PushResult
 	if audit != nil {
