@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -131,41 +130,14 @@ func (s *Service) checkScope(ctx context.Context, role election.Role, code strin
 	return scope, nil
 }
 
-// CreateEnrollCode creates a single-use enrollment code for one device of
-// role in scope (a village, township or county code; "" means the county for
-// county and observer), valid for ttl (0 = DefaultEnrollCodeTTL, at most
-// MaxEnrollCodeTTL). Only the code's hash is stored: the returned code is
-// shown once and must be handed to the device's operator.
+// CreateEnrollCode is IssueEnrollCode for the operator holding the data
+// directory: it returns the printed code, shown once, and its expiry.
 func (s *Service) CreateEnrollCode(ctx context.Context, role election.Role, scope string, ttl time.Duration) (code string, expires time.Time, err error) {
-	switch {
-	case ttl == 0:
-		ttl = DefaultEnrollCodeTTL
-	case ttl < 0 || ttl > MaxEnrollCodeTTL:
-		return "", time.Time{}, syncproto.Errorf(syncproto.CodeBadRequest, "enrollment code ttl %v: want between 0 and %v", ttl, MaxEnrollCodeTTL)
-	}
-	sc, err := s.checkScope(ctx, role, scope)
+	ic, err := s.IssueEnrollCode(ctx, nil, role, scope, ttl)
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	var b [enrollCodeBits / 8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", time.Time{}, fmt.Errorf("create enrollment code: %w", err)
-	}
-	code = formatEnrollCode(b)
-	now := s.now()
-	expires = now.Add(ttl)
-	ec := EnrollCode{
-		Hash:    hashEnrollCode(code),
-		Role:    sc.Role,
-		Scope:   sc.Code,
-		Created: now,
-		Expires: expires,
-	}
-	if err := s.store.CreateEnrollCode(ctx, ec); err != nil {
-		return "", time.Time{}, fmt.Errorf("create enrollment code: %w", err)
-	}
-	s.log.InfoContext(ctx, "enrollment code created", logRole, string(sc.Role), logScope, sc.Code, logExpires, expires)
-	return code, expires, nil
+	return ic.Code, ic.Expires, nil
 }
 
 // Enroll redeems an enrollment code for a device public key: the device is
@@ -188,6 +160,9 @@ func (s *Service) enroll(ctx context.Context, req syncproto.EnrollRequest) (*syn
 	}
 	if len(req.Label) > maxLabelLen || !printableText(req.Label) {
 		return nil, syncproto.Errorf(syncproto.CodeBadRequest, "label must be at most %d printable characters", maxLabelLen)
+	}
+	if reservedLabel(req.Label) {
+		return nil, syncproto.Errorf(syncproto.CodeBadRequest, "label %q is reserved for the server's county authority: choose another", req.Label)
 	}
 	pub := ed25519.PublicKey(append([]byte(nil), req.PublicKey...))
 	id := syncproto.DeviceID(pub)
@@ -251,6 +226,13 @@ func (s *Service) refuseEnrollCode(ctx context.Context, kind, device, detail str
 		return fmt.Errorf("enroll: add alert: %w", err)
 	}
 	return refusal
+}
+
+// reservedLabel reports whether a device label could pass for the server's
+// county authority (AuthorityLabel in any case, with spaces around), which
+// device lists and relays tell apart by it.
+func reservedLabel(label string) bool {
+	return strings.EqualFold(strings.TrimSpace(label), AuthorityLabel)
 }
 
 // printableText reports whether s is valid UTF-8 without control characters.

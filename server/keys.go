@@ -23,9 +23,11 @@ const (
 )
 
 // keyRetention is how long a retired key still verifies tokens and stays in
-// the JWKS: the longest token lifetime plus leeway. Receipts outlive it, so
-// ServerKeys lists every server key.
-const keyRetention = MaxMintTTL + TokenLeeway
+// the JWKS: the longest token lifetime, plus the key cache's lifetime (a
+// replica that has not reloaded yet still signs with a key retired up to
+// keysMaxAge ago), plus leeway. Receipts outlive it, so ServerKeys lists
+// every server key.
+const keyRetention = MaxMintTTL + keysMaxAge + TokenLeeway
 
 // keyset is an immutable snapshot of the server's signing keys.
 type keyset struct {
@@ -54,6 +56,12 @@ func (s *Service) reloadKeys(ctx context.Context, seen *keyset) (*keyset, error)
 	if current := s.keys.Load(); current != nil && current != seen {
 		return current, nil
 	}
+	return s.loadKeysLocked(ctx)
+}
+
+// loadKeysLocked loads the key snapshot from the store, adding a fresh
+// signing key when the store holds no active one. The caller holds keysMu.
+func (s *Service) loadKeysLocked(ctx context.Context) (*keyset, error) {
 	keys, err := s.store.SigningKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
@@ -78,6 +86,37 @@ func (s *Service) reloadKeys(ctx context.Context, seen *keyset) (*keyset, error)
 	}
 	s.keys.Store(ks)
 	return ks, nil
+}
+
+// RotateSigningKey adds a new Ed25519 signing key and retires every active
+// server key, in one store transaction, then reloads this service's keys:
+// it signs tokens and receipts with the new key at once. Retired keys still
+// verify tokens, and stay in the JWKS, for keyRetention; ServerKeys keeps
+// listing them. Another service on the same store (a running server while
+// the CLI rotates) accepts tokens of the new key as soon as it sees one,
+// unless it reloaded its keys less than keysUnknownKIDBackoff ago (see
+// verifyKey), and signs with it within keysMaxAge. It returns the new key
+// id and the retired ones.
+func (s *Service) RotateSigningKey(ctx context.Context) (newKID string, retired []string, err error) {
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	now := s.now()
+	k, err := newSigningKey(now)
+	if err != nil {
+		return "", nil, err
+	}
+	retired, err = s.store.RotateSigningKeys(ctx, k, now)
+	if err != nil {
+		return "", nil, clientOrWrap(err, "rotate signing key")
+	}
+	s.log.InfoContext(ctx, "rotated server signing key", logKeyID, k.KeyID, logRetired, retired)
+	if _, err := s.loadKeysLocked(ctx); err != nil {
+		// The rotation is stored: drop the snapshot so that the next use
+		// loads it.
+		s.keys.Store(nil)
+		s.log.ErrorContext(ctx, "reload keys after rotation", logErr, err)
+	}
+	return k.KeyID, retired, nil
 }
 
 func newSigningKey(now time.Time) (SigningKey, error) {

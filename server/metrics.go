@@ -13,6 +13,9 @@ const (
 	OutcomeHeld      = "held"
 	OutcomeConflict  = "conflict"
 	OutcomeRefused   = "refused"
+	// OutcomeQuarantined counts changes a revoked device signed after its
+	// revocation point, held for the county's review instead of applied.
+	OutcomeQuarantined = "quarantined"
 )
 
 // resultOK is the "result" label of a successful request.
@@ -40,7 +43,7 @@ func newMetrics() *metrics {
 		}, []string{"result"}),
 		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "villagesync_changes_total",
-			Help: "Pushed changes by outcome: accepted, duplicate, held, conflict, refused.",
+			Help: "Pushed and relayed changes by outcome: accepted, duplicate, held, conflict, refused, quarantined (a revoked device's, held for review).",
 		}, []string{"outcome"}),
 		syncDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "villagesync_sync_duration_seconds",
@@ -74,7 +77,7 @@ func newMetrics() *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	for _, o := range []string{OutcomeAccepted, OutcomeDuplicate, OutcomeHeld, OutcomeConflict, OutcomeRefused} {
+	for _, o := range []string{OutcomeAccepted, OutcomeDuplicate, OutcomeHeld, OutcomeConflict, OutcomeRefused, OutcomeQuarantined} {
 		m.changes.WithLabelValues(o)
 	}
 	m.bytes.WithLabelValues("in")

@@ -26,20 +26,28 @@ const ResolutionCollection = "resolution"
 const (
 	ItemConflict  = "conflict"
 	ItemViolation = "violation"
+	ItemRevoked   = "revoked" // changes a revoked device signed after its revocation point
 )
 
 // Statuses of review items: a conflict is open, resolved or superseded (a
 // newer conflict holds its versions and more); a violation is open or
-// acknowledged.
+// acknowledged; a revoked device's changes are open, accepted or rejected.
 const (
 	StatusOpen         = ConflictOpen
 	StatusResolved     = ConflictResolved
 	StatusSuperseded   = ConflictSuperseded
 	StatusAcknowledged = "acknowledged"
+	StatusAccepted     = QuarantineAccepted
+	StatusRejected     = QuarantineRejected
 )
 
-// KeepAccept is the keep value that acknowledges a rule violation.
-const KeepAccept = "accept"
+// Keep values that are not version refs: KeepAccept acknowledges a rule
+// violation or accepts a revoked device's changes into the log; KeepReject
+// rejects a revoked device's changes, which stay as evidence.
+const (
+	KeepAccept = "accept"
+	KeepReject = "reject"
+)
 
 // maxReasonLen bounds a resolution's reason, in characters.
 const maxReasonLen = 2000
@@ -65,11 +73,12 @@ type ReviewQueue struct {
 	Items []ReviewItem `json:"items"`
 }
 
-// ReviewItem is one conflict or one rule violation for the county to look
-// at. Kind tells which; the fields of the other kind are empty.
+// ReviewItem is one conflict, one rule violation or one batch of a revoked
+// device's late changes for the county to look at. Kind tells which; the
+// fields of the other kinds are empty.
 type ReviewItem struct {
-	Kind     string    `json:"kind"` // ItemConflict or ItemViolation
-	ID       string    `json:"id"`   // CF-… or RV-…
+	Kind     string    `json:"kind"` // ItemConflict, ItemViolation or ItemRevoked
+	ID       string    `json:"id"`   // CF-…, RV-… or RD-…
 	Status   string    `json:"status"`
 	Township string    `json:"township"`
 	Village  string    `json:"village"`
@@ -82,9 +91,9 @@ type ReviewItem struct {
 	Record       string          `json:"record,omitempty"` // record conflicts
 	Records      []string        `json:"records,omitempty"`
 	Versions     []ReviewVersion `json:"versions,omitempty"`
-	Created      string          `json:"created,omitempty"` // RFC 3339
+	Created      string          `json:"created,omitempty"` // RFC 3339; also of revoked items
 	Resolution   string          `json:"resolution,omitempty"`
-	ResolvedAt   string          `json:"resolved_at,omitempty"`
+	ResolvedAt   string          `json:"resolved_at,omitempty"` // also when a revoked item was decided
 	SupersededBy string          `json:"superseded_by,omitempty"`
 
 	// Violations.
@@ -92,27 +101,39 @@ type ReviewItem struct {
 	Problem      string           `json:"problem,omitempty"`
 	Rule         election.RuleID  `json:"rule,omitempty"`
 	Outcome      election.Outcome `json:"outcome,omitempty"`
-	Message      string           `json:"message,omitempty"`
+	Message      string           `json:"message,omitempty"` // also of revoked items
 	MessageEN    string           `json:"message_en,omitempty"`
 	Evidence     []election.Ref   `json:"evidence,omitempty"`
 	Acknowledged *bool            `json:"acknowledged,omitempty"` // set for every violation
-	Reason       string           `json:"reason,omitempty"`       // of the acknowledgement
+	Reason       string           `json:"reason,omitempty"`       // of the acknowledgement, or of a revoked item's decision
+
+	// A revoked device's changes signed after its revocation point: the
+	// device, when it was revoked and after which seq, the seqs held and
+	// the changes (Collection set on each).
+	Device       string          `json:"device,omitempty"`
+	RevokedAt    string          `json:"revoked_at,omitempty"` // RFC 3339
+	RevokedAfter uint64          `json:"revoked_after,omitempty"`
+	FirstSeq     uint64          `json:"first_seq,omitempty"`
+	LastSeq      uint64          `json:"last_seq,omitempty"`
+	Changes      []ReviewVersion `json:"changes,omitempty"`
 }
 
-// ReviewVersion is one version of a conflict. Body is left out when the
-// reader's scope may not read the record the version was written for.
+// ReviewVersion is one version of a conflict, or one change of a revoked
+// device. Body is left out when the reader's scope may not read the record
+// the version was written for.
 type ReviewVersion struct {
-	Ref      string          `json:"ref"`
-	ID       string          `json:"id"`
-	Device   string          `json:"device"`
-	Seq      uint64          `json:"seq"`
-	Base     uint64          `json:"base,omitempty"`
-	Body     json.RawMessage `json:"body,omitempty"`
-	At       int64           `json:"at"`       // raw device clock at capture, Unix ms
-	Captured string          `json:"captured"` // corrected capture time, RFC 3339
-	HLC      syncproto.HLC   `json:"hlc"`      // {"t", "l"}
-	Received string          `json:"received"` // server receipt, RFC 3339
-	Kept     bool            `json:"kept,omitempty"`
+	Ref        string          `json:"ref"`
+	Collection string          `json:"collection,omitempty"` // changes of a revoked device only
+	ID         string          `json:"id"`
+	Device     string          `json:"device"`
+	Seq        uint64          `json:"seq"`
+	Base       uint64          `json:"base,omitempty"`
+	Body       json.RawMessage `json:"body,omitempty"`
+	At         int64           `json:"at"`       // raw device clock at capture, Unix ms
+	Captured   string          `json:"captured"` // corrected capture time, RFC 3339
+	HLC        syncproto.HLC   `json:"hlc"`      // {"t", "l"}
+	Received   string          `json:"received"` // server receipt, RFC 3339
+	Kept       bool            `json:"kept,omitempty"`
 }
 
 // ResolveRequest is the body of POST /v1/review/{id}/resolve.
@@ -193,11 +214,12 @@ func canReview(p *Principal) error {
 	return nil
 }
 
-// Review lists the conflicts and rule violations p's scope may see: the
-// county everything, a supervisor its township, a station its village.
-// status is "open" (the default: open conflicts, unacknowledged
-// violations) or "all". A version's body is left out where the scope may
-// not read its record.
+// Review lists the conflicts, rule violations and revoked devices' late
+// changes p's scope may see: the county everything, a supervisor its
+// township, a station its village. status is "open" (the default: open
+// conflicts, unacknowledged violations, undecided late changes) or "all".
+// A version's or a change's body is left out where the scope may not read
+// its record.
 func (s *Service) Review(ctx context.Context, p *Principal, status string) (*ReviewQueue, error) {
 	if err := canReview(p); err != nil {
 		return nil, err
@@ -242,6 +264,15 @@ func (s *Service) Review(ctx context.Context, p *Principal, status string) (*Rev
 			it.Status, it.Reason = StatusAcknowledged, ack.Reason
 		}
 		q.Items = append(q.Items, it)
+	}
+	held, err := s.store.QuarantineItems(ctx, all)
+	if err != nil {
+		return nil, fmt.Errorf("review: %w", err)
+	}
+	for i := range held {
+		if canSeeQuarantine(p.Scope, scopePlace(held[i].Scope)) {
+			q.Items = append(q.Items, quarantineItem(&held[i], p.Scope))
+		}
 	}
 	return q, nil
 }
@@ -303,19 +334,23 @@ func checkReason(reason string) (string, error) {
 }
 
 // Resolve settles a review item for the county: a conflict (id CF-…) by
-// keeping one version (keep: its ref, <device>/<seq>), or a rule violation
-// (id RV-…) by acknowledging it (keep: "accept"). reason is required. Only
-// the county role may (a person's or a device's token). A conflict's
-// resolution is a signed change of the county authority in the resolution
-// collection, stored with its audit entry and pulled by every device whose
-// scope holds the records; an acknowledgement is audited and the violation
-// stays in the rule matrix.
+// keeping one version (keep: its ref, <device>/<seq>), a rule violation
+// (id RV-…) by acknowledging it (keep: "accept"), or a revoked device's late
+// changes (id RD-…) by accepting (keep: "accept") or rejecting them (keep:
+// "reject"). reason is required. Only the county role may (a person's or a
+// device's token). A conflict's resolution is a signed change of the county
+// authority in the resolution collection, stored with its audit entry and
+// pulled by every device whose scope holds the records; an acknowledgement
+// is audited and the violation stays in the rule matrix; accepted late
+// changes enter the log with their audit entry as if they had arrived before
+// the revocation, rejected ones stay in quarantine as evidence. The device
+// stays revoked either way.
 func (s *Service) Resolve(ctx context.Context, p *Principal, id string, req ResolveRequest) (*ResolveResult, error) {
 	switch {
 	case p == nil:
 		return nil, errUnauthenticated()
 	case p.Scope.Role != election.RoleCounty:
-		return nil, syncproto.Errorf(syncproto.CodeForbidden, "only the county resolves conflicts and acknowledges rule violations")
+		return nil, syncproto.Errorf(syncproto.CodeForbidden, "only the county resolves conflicts, acknowledges rule violations and decides on a revoked device's changes")
 	}
 	reason, err := checkReason(req.Reason)
 	if err != nil {
@@ -323,15 +358,17 @@ func (s *Service) Resolve(ctx context.Context, p *Principal, id string, req Reso
 	}
 	keep := strings.TrimSpace(req.Keep)
 	if keep == "" {
-		return nil, syncproto.Errorf(syncproto.CodeBadRequest, "keep is required: the ref (<device>/<seq>) of the version to keep, or %q for a rule violation", KeepAccept)
+		return nil, syncproto.Errorf(syncproto.CodeBadRequest, "keep is required: the ref (<device>/<seq>) of the version to keep, %q for a rule violation, or %q or %q for a revoked device's changes", KeepAccept, KeepAccept, KeepReject)
 	}
 	switch {
 	case strings.HasPrefix(id, "CF-") && len(id) <= 64:
 		return s.resolveConflict(ctx, p, id, keep, reason)
 	case strings.HasPrefix(id, "RV-") && len(id) <= 2*syncproto.MaxIDBytes:
 		return s.acknowledge(ctx, p, id, keep, reason)
+	case strings.HasPrefix(id, quarantinePrefix) && len(id) <= maxQuarantineIDLen:
+		return s.decideQuarantine(ctx, p, id, keep, reason)
 	}
-	return nil, syncproto.Errorf(syncproto.CodeNotFound, "no review item %q: ids start with CF- (conflicts) or RV- (rule violations)", id)
+	return nil, syncproto.Errorf(syncproto.CodeNotFound, "no review item %q: ids start with CF- (conflicts), RV- (rule violations) or RD- (a revoked device's changes)", id)
 }
 
 // resolutionBody is the body of a resolution record, in wire order.

@@ -72,6 +72,12 @@ type Config struct {
 	CountyCode string           // the county this server serves, default election.DongliaoCode
 	Now        func() time.Time // injectable clock; nil = time.Now
 	Logger     *slog.Logger     // nil = slog.Default()
+	Argon2     Argon2Params     // cost of people's password hashes; zero fields = defaults
+
+	// verifyHook, if set, is called after every password check; dummy
+	// reports a check against the dummy hash of an unknown username. For
+	// tests.
+	verifyHook func(dummy bool)
 }
 
 // Principal is who a request acts for, derived from a verified access token
@@ -79,6 +85,7 @@ type Config struct {
 type Principal struct {
 	Subject string // device id, or the person or script MintToken named
 	Device  string // the device id; "" for tokens not issued to a device
+	Account string // the username of a person's web session; "" otherwise
 	Scope   election.Scope
 }
 
@@ -138,6 +145,11 @@ func New(ctx context.Context, store Store, cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	argon, err := cfg.Argon2.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("new service: %w", err)
+	}
+	cfg.Argon2 = argon
 	s := &Service{
 		store:   store,
 		cfg:     cfg,
@@ -183,30 +195,6 @@ func (s *Service) Nonce(ctx context.Context) (*syncproto.NonceResponse, error) {
 		return nil, err
 	}
 	return &syncproto.NonceResponse{Nonce: nonce, Expires: expires.UnixMilli()}, nil
-}
-
-// Revoke revokes a device: its tokens stop working at once and it can get no
-// new ones. The store records how far its chain had reached.
-func (s *Service) Revoke(ctx context.Context, device string) error {
-	if device == "" || len(device) > syncproto.MaxDeviceBytes {
-		return syncproto.Errorf(syncproto.CodeBadRequest, "device id must be 1-%d characters", syncproto.MaxDeviceBytes)
-	}
-	now := s.now()
-	dev, err := s.store.RevokeDevice(ctx, device, now)
-	if err != nil {
-		return clientOrWrap(err, "revoke device")
-	}
-	s.log.WarnContext(ctx, "device revoked", logDevice, dev.ID, logRole, string(dev.Role), logScope, dev.Scope, logSeq, dev.RevokedAfter)
-	alert := Alert{
-		Kind:    "device_revoked",
-		Device:  dev.ID,
-		Detail:  fmt.Sprintf("revoked after seq %d", dev.RevokedAfter),
-		Created: now,
-	}
-	if err := s.store.AddAlert(ctx, alert); err != nil {
-		return fmt.Errorf("revoke device: add alert: %w", err)
-	}
-	return nil
 }
 
 // clientOrWrap returns err unchanged if it is a *syncproto.Error meant for

@@ -40,6 +40,9 @@ type EnrollCode struct {
 	Expires time.Time
 	UsedBy  string // device id once redeemed
 	UsedAt  time.Time
+	// CreatedBy is who issued the code: a token's or session's subject,
+	// or "cli" for the operator holding the data directory.
+	CreatedBy string
 }
 
 // SigningKey is a server Ed25519 key used for access tokens and receipts.
@@ -233,6 +236,10 @@ type Alert struct {
 // Store is the server's storage. Every method is one transaction; ctx first.
 // Errors a client should see are *syncproto.Error; anything else is internal.
 type Store interface {
+	AccountStore
+	AdminStore
+	QuarantineStore
+
 	// SigningKeys returns every key, newest first.
 	SigningKeys(ctx context.Context) ([]SigningKey, error)
 	AddSigningKey(ctx context.Context, k SigningKey) error

@@ -66,7 +66,7 @@ func (s *Service) sync(ctx context.Context, p *Principal, req *syncproto.SyncReq
 		case err != nil:
 			return nil, fmt.Errorf("sync: %w", err)
 		case !dev.Revoked.IsZero():
-			return nil, syncproto.Errorf(syncproto.CodeDeviceRevoked, "device %s was revoked by the county", dev.ID)
+			return nil, errRevoked(dev)
 		case dev.ElectionScope() != p.Scope:
 			// The device was re-scoped since its token was issued.
 			return nil, errUnauthenticated()
@@ -79,6 +79,12 @@ func (s *Service) sync(ctx context.Context, p *Principal, req *syncproto.SyncReq
 			}
 		}
 		result, err = s.push(ctx, dev, dev.ElectionScope(), req.Changes, nil)
+		if isCode(err, syncproto.CodeDeviceRevoked) {
+			// Revoked while the request was checked: the store refused it.
+			if fresh, derr := s.store.Device(ctx, dev.ID); derr == nil {
+				return nil, errRevoked(fresh)
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -245,6 +251,10 @@ func (s *Service) check(ctx context.Context, dev Device, scope election.Scope, c
 		return nil, err
 	}
 	res := newBatchResolver(ctx, s.store)
+	if !dev.Revoked.IsZero() {
+		// Its earlier late changes are in quarantine, not in records.
+		res.quarantined = dev.ID
+	}
 	batch := make([]Incoming, 0, len(changes))
 	for r, run := range runs {
 		var prev syncproto.Hash
@@ -360,14 +370,16 @@ func verifyRuns(pub ed25519.PublicKey, runs [][]syncproto.Change, total int) ([]
 }
 
 // batchResolver answers election.Resolver questions from the changes
-// already checked in the same batch, then from the store (caching answers).
-// A store failure is kept in err and reads as "unknown" until the caller
-// checks it.
+// already checked in the same batch, then from the store (caching answers),
+// and for a revoked device's changes from that device's own quarantined
+// changes too. A store failure is kept in err and reads as "unknown" until
+// the caller checks it.
 type batchResolver struct {
-	ctx   context.Context
-	store Store
-	known map[recordKey]resolved
-	err   error
+	ctx         context.Context
+	store       Store
+	quarantined string // the revoked device whose quarantine also answers, if any
+	known       map[recordKey]resolved
+	err         error
 }
 
 type recordKey struct{ collection, id string }
@@ -396,6 +408,9 @@ func (r *batchResolver) Place(collection, id string) (election.Place, bool) {
 		return election.Place{}, false
 	}
 	p, ok, err := r.store.Place(r.ctx, collection, id)
+	if err == nil && !ok && r.quarantined != "" {
+		p, ok, err = r.store.QuarantinedPlace(r.ctx, r.quarantined, collection, id)
+	}
 	if err != nil {
 		r.err = err
 		return election.Place{}, false

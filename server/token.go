@@ -59,7 +59,7 @@ func (s *Service) Token(ctx context.Context, req syncproto.TokenRequest) (*syncp
 	}
 	if !dev.Revoked.IsZero() {
 		s.log.WarnContext(ctx, "token refused to revoked device", logDevice, dev.ID)
-		return nil, syncproto.Errorf(syncproto.CodeDeviceRevoked, "device %s was revoked by the county", dev.ID)
+		return nil, errRevoked(dev)
 	}
 	tok, exp, err := s.mint(ctx, dev.ID, dev.ID, dev.ElectionScope(), s.cfg.TokenTTL)
 	if err != nil {
@@ -190,7 +190,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 	case err != nil:
 		return nil, fmt.Errorf("authenticate: %w", err)
 	case !dev.Revoked.IsZero():
-		return nil, syncproto.Errorf(syncproto.CodeDeviceRevoked, "device %s was revoked by the county", dev.ID)
+		return nil, errRevoked(dev)
 	case dev.ElectionScope() != scope:
 		// The device was re-scoped since the token was issued.
 		return nil, errUnauthenticated()

@@ -36,7 +36,7 @@ func playCounty(tb testing.TB, seed uint64, cut string) *sim.Result {
 		tb.Fatal(err)
 	}
 	c := &sim.County{Seed: seed, Service: svc, Store: store, Clock: clock, Logger: logger,
-		Handler: httpapi.New(svc, httpapi.Config{Logger: logger}), Dir: filepath.Join(dir, "devices"), Cut: cut}
+		Handler: httpapi.New(svc, httpapi.Config{Logger: logger, Limits: httpapi.SharedAddress()}), Dir: filepath.Join(dir, "devices"), Cut: cut}
 	res, err := c.Run(ctx)
 	if err != nil {
 		tb.Fatal(err)

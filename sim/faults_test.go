@@ -45,7 +45,7 @@ func newWorld(tb testing.TB) *world {
 	if _, err := svc.Seed(ctx, election.Dongliao()); err != nil {
 		tb.Fatal(err)
 	}
-	return &world{store: store, service: svc, handler: httpapi.New(svc, httpapi.Config{Logger: logger})}
+	return &world{store: store, service: svc, handler: httpapi.New(svc, httpapi.Config{Logger: logger, Limits: httpapi.SharedAddress()})}
 }
 
 // simDevice is one device on its own faulty link.

@@ -4,18 +4,28 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
+	"text/tabwriter"
 	"time"
+
+	"github.com/skip2/go-qrcode"
 
 	"villagesync/election"
 	"villagesync/server"
+	"villagesync/syncproto"
 )
 
 func runAdmin(ctx context.Context, e *env, args []string) error {
 	return subcommand(ctx, e, "admin", args, []command{
 		{"seed", "load the reference data of a county", adminSeed},
-		{"enroll-code", "print a single-use enrollment code for a device", adminEnrollCode},
+		{"enroll-code", "print a single-use enrollment code for a device (--qr: as a QR code too)", adminEnrollCode},
+		{"codes", "list enrollment codes: active, used, expired", adminCodes},
+		{"expire-code", "expire an unused enrollment code at once", adminExpireCode},
 		{"token", "print a short-lived access token for scripting the HTTP API", adminToken},
+		{"devices", "list enrolled devices, with how far each has synced", adminDevices},
 		{"revoke", "revoke a device (a lost laptop)", adminRevoke},
+		{"rotate-key", "rotate the server's token and receipt signing key, without downtime", adminRotateKey},
+		{"account", "people's accounts for the web pages: create, reset-password, disable, enable, list", adminAccount},
 	})
 }
 
@@ -61,6 +71,8 @@ func adminEnrollCode(ctx context.Context, e *env, args []string) error {
 	roleName := fs.String("role", "", "station, supervisor, county or observer")
 	scope := fs.String("scope", "", "village code (station), township code (supervisor) or county code")
 	ttl := fs.Duration("ttl", 24*time.Hour, "how long the code stays valid (at most 168h)")
+	qr := fs.Bool("qr", false, "also print the code as a QR code (on stderr) for the laptop's webcam or a phone")
+	serverURL := fs.String("server", "", "with --qr: the server URL the QR code names, e.g. https://xz.example.cn")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -72,12 +84,110 @@ func adminEnrollCode(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return withService(ctx, e, *dataDir, func(svc *server.Service) error {
-		code, expires, err := svc.CreateEnrollCode(ctx, role, *scope, *ttl)
+		code, err := svc.IssueEnrollCode(ctx, nil, role, *scope, *ttl)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(e.stdout, code)
-		fmt.Fprintf(e.stderr, "single-use %s code for %s, valid until %s\n", role, *scope, expires.Format(time.RFC3339))
+		fmt.Fprintln(e.stdout, code.Code)
+		fmt.Fprintf(e.stderr, "single-use %s code %s for %s, valid until %s\n", role, code.ID, *scope, code.Expires.Format(time.RFC3339))
+		if *qr {
+			q, err := qrcode.New(syncproto.EnrollURI(*serverURL, code.Code), qrcode.Medium)
+			if err != nil {
+				return fmt.Errorf("qr code: %w", err)
+			}
+			fmt.Fprint(e.stderr, q.ToSmallString(false))
+		}
+		return nil
+	})
+}
+
+func adminCodes(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "admin codes", "--data DIR [--json]")
+	dataDir := fs.String("data", DefaultDataDir, "server data directory")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return withService(ctx, e, *dataDir, func(svc *server.Service) error {
+		codes, err := svc.EnrollCodes(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(e.stdout, codes)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tROLE\tSCOPE\tSTATUS\tEXPIRES\tUSED BY\tCREATED BY")
+		for _, c := range codes {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Role, c.Scope, c.Status, c.Expires.Format(time.RFC3339), c.UsedBy, c.CreatedBy)
+		}
+		return tw.Flush()
+	})
+}
+
+func adminExpireCode(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "admin expire-code", "--data DIR --id EC-…")
+	dataDir := fs.String("data", DefaultDataDir, "server data directory")
+	id := fs.String("id", "", "the code's id (EC-…), from 'admin codes'")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "id"); err != nil {
+		return err
+	}
+	return withService(ctx, e, *dataDir, func(svc *server.Service) error {
+		c, err := svc.ExpireEnrollCode(ctx, nil, *id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "%s (%s %s) is %s\n", c.ID, c.Role, c.Scope, c.Status)
+		return nil
+	})
+}
+
+func adminDevices(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "admin devices", "--data DIR [--json]")
+	dataDir := fs.String("data", DefaultDataDir, "server data directory")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return withService(ctx, e, *dataDir, func(svc *server.Service) error {
+		devs, err := svc.Devices(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(e.stdout, devs)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "DEVICE\tROLE\tSCOPE\tLABEL\tHEAD\tENROLLED\tREVOKED")
+		for _, d := range devs {
+			revoked := ""
+			if !d.Revoked.IsZero() {
+				revoked = fmt.Sprintf("%s after seq %d", d.Revoked.Format(time.RFC3339), d.RevokedAfter)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Role, d.Scope, d.Label, d.Head, d.Enrolled.Format(time.RFC3339), revoked)
+		}
+		return tw.Flush()
+	})
+}
+
+func adminRotateKey(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "admin rotate-key", "--data DIR")
+	dataDir := fs.String("data", DefaultDataDir, "server data directory")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return withService(ctx, e, *dataDir, func(svc *server.Service) error {
+		kid, retired, err := svc.RotateSigningKey(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, kid)
+		fmt.Fprintf(e.stderr, "new signing key %s; retired %s: they verify tokens for another %s and receipts for good.\n"+
+			"A running server signs with the new key within a minute; nothing needs restarting.\n",
+			kid, strings.Join(retired, ", "), server.MaxMintTTL)
 		return nil
 	})
 }
@@ -121,10 +231,12 @@ func adminRevoke(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return withService(ctx, e, *dataDir, func(svc *server.Service) error {
-		if err := svc.Revoke(ctx, *device); err != nil {
+		dev, err := svc.RevokeDevice(ctx, nil, *device)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stderr, "revoked %s: it gets no new tokens; its later changes go to review\n", *device)
+		fmt.Fprintf(e.stderr, "revoked %s (%s %s) after seq %d: it gets no new tokens and its live ones stop now; "+
+			"changes it signed later go to the county's review queue\n", dev.ID, dev.Role, dev.Scope, dev.RevokedAfter)
 		return nil
 	})
 }

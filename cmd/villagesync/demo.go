@@ -89,7 +89,7 @@ func playDemo(ctx context.Context, dir string, seed uint64, logger *slog.Logger)
 	// shows in the verdict.
 	county := &sim.County{
 		Seed: seed, Service: svc, Store: store, Clock: clock, Logger: slog.New(slog.DiscardHandler),
-		Handler: httpapi.New(svc, httpapi.Config{Logger: logger}),
+		Handler: httpapi.New(svc, httpapi.Config{Logger: logger, Limits: httpapi.SharedAddress()}),
 		Dir:     filepath.Join(dir, "devices"),
 	}
 	return county.Run(ctx)

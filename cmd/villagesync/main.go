@@ -40,7 +40,7 @@ type env struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the central server", runServe},
-		{"admin", "server administration on its data dir: seed, enroll-code, token, revoke", runAdmin},
+		{"admin", "server administration on its data dir: seed, enrollment codes, devices, revoke, keys, accounts", runAdmin},
 		{"station", "a device: enroll, sync, status, put, get", runStation},
 		{"report", "the county report from a server: table, JSON, CSV or Excel", runReport},
 		{"review", "open conflicts and rule violations; resolve them (county)", runReview},

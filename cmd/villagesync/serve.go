@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"villagesync/election"
@@ -33,7 +34,16 @@ type ServerConfig struct {
 	Demo    bool // seed the Dongliao county on start and play its season live
 	// DemoPause is the wall time between simulated days of the live demo.
 	DemoPause time.Duration
-	Logger    *slog.Logger
+	// PublicURL is the server's address as devices and browsers reach it
+	// (what enrollment QR codes name); an https URL marks session cookies
+	// Secure. Default: the listen address over http.
+	PublicURL string
+	// TrustedProxies are the reverse proxies (CIDRs) whose X-Forwarded-For
+	// names the client.
+	TrustedProxies []*net.IPNet
+	// TLSCert and TLSKey, when set, make the server speak HTTPS itself.
+	TLSCert, TLSKey string
+	Logger          *slog.Logger
 }
 
 // Server is a running central server: store, service and HTTP listener.
@@ -70,12 +80,41 @@ func OpenServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("listen on %s: %w (is another server running? pick another --addr)", cfg.Addr, err)
 	}
 	s.ln = ln
-	s.http = httpapi.NewHTTPServer(ln.Addr().String(), httpapi.New(svc, httpapi.Config{Logger: cfg.Logger}))
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		s.Close()
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	s.cfg = cfg
+	limits := httpapi.RateLimits{}
+	if cfg.Demo {
+		// The demo's 254 laptops all run in this process, on one address.
+		limits = httpapi.SharedAddress()
+	}
+	s.http = httpapi.NewHTTPServer(ln.Addr().String(), httpapi.New(svc, httpapi.Config{
+		Logger:         cfg.Logger,
+		Limits:         limits,
+		TrustedProxies: cfg.TrustedProxies,
+		PublicURL:      s.PublicURL(),
+		SecureCookies:  strings.HasPrefix(s.PublicURL(), "https://"),
+	}))
 	return s, nil
 }
 
-// URL is the server's base URL.
-func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+// URL is the server's base URL on its listen address.
+func (s *Server) URL() string {
+	if s.cfg.TLSCert != "" {
+		return "https://" + s.ln.Addr().String()
+	}
+	return "http://" + s.ln.Addr().String()
+}
+
+// PublicURL is the server's URL as its users reach it.
+func (s *Server) PublicURL() string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/")
+	}
+	return s.URL()
+}
 
 // Service exposes the service for in-process tools and tests.
 func (s *Server) Service() *server.Service { return s.service }
@@ -83,7 +122,13 @@ func (s *Server) Service() *server.Service { return s.service }
 // Run serves HTTP until ctx is done, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- s.http.Serve(s.ln) }()
+	go func() {
+		if s.cfg.TLSCert != "" {
+			errc <- s.http.ServeTLS(s.ln, s.cfg.TLSCert, s.cfg.TLSKey)
+			return
+		}
+		errc <- s.http.Serve(s.ln)
+	}()
 	s.cfg.Logger.Info("villagesync server listening", "url", s.URL(), "data", s.cfg.DataDir)
 	demoDone := make(chan struct{})
 	if s.cfg.Demo {
@@ -146,6 +191,17 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&cfg.Addr, "addr", DefaultAddr, "listen address")
 	fs.BoolVar(&cfg.Demo, "demo", false, "seed the Dongliao county (13 townships, 235 villages) and play its season in the background")
 	fs.DurationVar(&cfg.DemoPause, "demo-pace", 2*time.Second, "with --demo: wall time per simulated day")
+	fs.StringVar(&cfg.PublicURL, "public-url", "", "the URL devices and browsers use to reach this server (named in enrollment QR codes; https marks cookies Secure)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "and this private key (PEM)")
+	fs.Func("trusted-proxy", "CIDR of a reverse proxy whose X-Forwarded-For names the client (repeatable)", func(v string) error {
+		_, n, err := net.ParseCIDR(v)
+		if err != nil {
+			return fmt.Errorf("want a CIDR like 10.0.0.5/32: %w", err)
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, n)
+		return nil
+	})
 	if err := parse(fs, args); err != nil {
 		return err
 	}

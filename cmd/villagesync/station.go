@@ -49,9 +49,15 @@ func stationEnroll(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "station enroll", "--data DIR --server URL --code CODE")
 	dir := fs.String("data", defaultStationDir, "device data directory")
 	serverURL := fs.String("server", "", "server base URL, e.g. http://127.0.0.1:8080")
-	code := fs.String("code", "", "single-use enrollment code from the county")
+	code := fs.String("code", "", "single-use enrollment code from the county, or the villagesync://enroll?… text of its QR code")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if qrServer, qrCode, ok := syncproto.ParseEnrollURI(*code); ok {
+		*code = qrCode
+		if *serverURL == "" {
+			*serverURL = qrServer
+		}
 	}
 	if err := required(fs, "server", "code"); err != nil {
 		return err

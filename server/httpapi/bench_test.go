@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"villagesync/election"
+	"villagesync/server/httpapi"
 	"villagesync/server/httpapi/httptestutil"
 	"villagesync/syncproto"
 )
@@ -23,7 +24,9 @@ func BenchmarkSyncPush(b *testing.B) {
 		batch   = 100
 		devices = 8
 	)
-	e := httptestutil.NewEnv(b)
+	// The benchmark measures ingest, not the per-device rate limit.
+	e := httptestutil.NewEnvOptions(b, httptestutil.Options{HTTP: httpapi.Config{Limits: httpapi.RateLimits{
+		Enroll: httpapi.Off, Token: httpapi.Off, Login: httpapi.Off, Subject: httpapi.Off}}})
 	srv := httptest.NewServer(e.Handler)
 	b.Cleanup(srv.Close)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: devices}}

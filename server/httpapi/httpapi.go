@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -32,6 +33,19 @@ type Config struct {
 	// BodyLimit caps request bodies in decompressed bytes; default
 	// syncproto.MaxPushBytes.
 	BodyLimit int64
+	// Limits are the request-rate limits; zero fields take defaults.
+	Limits RateLimits
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client; none means the TCP peer is the client.
+	TrustedProxies []*net.IPNet
+	// Now is the clock of the rate limits; nil = time.Now.
+	Now func() time.Time
+	// PublicURL is the server's URL as users reach it, named in the
+	// enrollment QR codes of the web pages.
+	PublicURL string
+	// SecureCookies marks session cookies Secure even when the request did
+	// not come over TLS (TLS ends at a trusted proxy).
+	SecureCookies bool
 }
 
 // api serves the HTTP API of one service.
@@ -56,7 +70,7 @@ func New(svc *server.Service, cfg Config) *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	e.HTTPErrorHandler = a.handleError
 	a.codecs = newCodecs(cfg.BodyLimit, a.log)
 
@@ -65,20 +79,37 @@ func New(svc *server.Service, cfg Config) *echo.Echo {
 	e.Use(middleware.Secure())
 	e.Use(middleware.ContextTimeout(requestTimeout))
 
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	limits := cfg.Limits.withDefaults()
+	enrollLimit := newLimiter(limits.Enroll, cfg.Now).middleware("enrollment", byIP)
+	tokenLimit := newLimiter(limits.Token, cfg.Now).middleware("token", byIP)
+	subjectLimit := newLimiter(limits.Subject, cfg.Now).middleware("", bySubject)
+	loginLimit := newLimiter(limits.Login, cfg.Now).middleware("login", byIP)
+	// authed is the chain of every authenticated API route.
+	authed := []echo.MiddlewareFunc{protocol, a.authenticate, subjectLimit}
+
 	e.GET("/healthz", a.healthz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(svc.Registry(), promhttp.HandlerOpts{})))
 	e.GET("/.well-known/jwks.json", a.jwks)
 
 	// Middleware is attached per route, not to a group: a group would add
 	// catch-all routes that turn every 405 under /v1 into a 404.
-	e.POST("/v1/enroll", a.enroll, protocol)
-	e.GET("/v1/nonce", a.nonce, protocol)
-	e.POST("/v1/token", a.token, protocol)
-	e.POST("/v1/sync", a.sync, protocol, a.authenticate)
-	e.GET("/v1/records/:collection/:id", a.record, protocol, a.authenticate)
-	e.GET("/v1/review", a.review, protocol, a.authenticate)
-	e.POST("/v1/review/:id/resolve", a.resolve, protocol, a.authenticate)
-	e.GET("/v1/report", a.report, protocol, a.authenticate)
+	e.POST("/v1/enroll", a.enroll, protocol, enrollLimit)
+	e.GET("/v1/nonce", a.nonce, protocol, tokenLimit)
+	e.POST("/v1/token", a.token, protocol, tokenLimit)
+	e.POST("/v1/sync", a.sync, authed...)
+	e.GET("/v1/records/:collection/:id", a.record, authed...)
+	e.GET("/v1/review", a.review, authed...)
+	e.POST("/v1/review/:id/resolve", a.resolve, authed...)
+	e.GET("/v1/report", a.report, authed...)
+	e.POST("/v1/enroll-codes", a.issueEnrollCode, authed...)
+	e.GET("/v1/enroll-codes", a.enrollCodes, authed...)
+	e.POST("/v1/enroll-codes/:id/expire", a.expireEnrollCode, authed...)
+	e.GET("/v1/devices", a.devices, authed...)
+	e.POST("/v1/devices/:id/revoke", a.revokeDevice, authed...)
+	_ = loginLimit
 	return e
 }
 

@@ -59,6 +59,24 @@ func signingKeys(ctx context.Context, tx *sql.Tx) ([]server.SigningKey, error) {
 // AddSigningKey stores a new server signing key. A key id already stored is
 // CodeConflict.
 func (s *Store) AddSigningKey(ctx context.Context, k server.SigningKey) error {
+	if err := checkSigningKey(k); err != nil {
+		return err
+	}
+	tx, err := s.beginWrite(ctx)
+	if err != nil {
+		return fmt.Errorf("add signing key: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := insertSigningKey(ctx, tx, k); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("add signing key: %w", err)
+	}
+	return nil
+}
+
+func checkSigningKey(k server.SigningKey) error {
 	switch {
 	case k.KeyID == "":
 		return syncproto.Errorf(syncproto.CodeBadRequest, "signing key needs a key id")
@@ -67,21 +85,17 @@ func (s *Store) AddSigningKey(ctx context.Context, k server.SigningKey) error {
 	case k.Created.IsZero():
 		return syncproto.Errorf(syncproto.CodeBadRequest, "signing key %s needs a creation time", k.KeyID)
 	}
-	tx, err := s.beginWrite(ctx)
-	if err != nil {
-		return fmt.Errorf("add signing key: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	_, err = tx.ExecContext(ctx, `INSERT INTO signing_keys (kid, private_key, created, retired) VALUES (?, ?, ?, ?)`,
+	return nil
+}
+
+func insertSigningKey(ctx context.Context, tx *sql.Tx, k server.SigningKey) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (kid, private_key, created, retired) VALUES (?, ?, ?, ?)`,
 		k.KeyID, []byte(k.Private), nanos(k.Created), nanos(k.Retired))
 	if isUniqueViolation(err) {
 		return syncproto.Errorf(syncproto.CodeConflict, "signing key %s already exists", k.KeyID)
 	}
 	if err != nil {
-		return fmt.Errorf("add signing key: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("add signing key: %w", err)
+		return fmt.Errorf("insert signing key: %w", err)
 	}
 	return nil
 }
@@ -103,8 +117,8 @@ func (s *Store) CreateEnrollCode(ctx context.Context, c server.EnrollCode) error
 		return fmt.Errorf("create enroll code: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	_, err = tx.ExecContext(ctx, `INSERT INTO enroll_codes (hash, role, scope, created, expires) VALUES (?, ?, ?, ?, ?)`,
-		c.Hash, string(c.Role), c.Scope, nanos(c.Created), nanos(c.Expires))
+	_, err = tx.ExecContext(ctx, `INSERT INTO enroll_codes (hash, role, scope, created, expires, created_by) VALUES (?, ?, ?, ?, ?, ?)`,
+		c.Hash, string(c.Role), c.Scope, nanos(c.Created), nanos(c.Expires), c.CreatedBy)
 	if isUniqueViolation(err) {
 		return syncproto.Errorf(syncproto.CodeConflict, "enrollment code already exists")
 	}
@@ -125,23 +139,42 @@ func (s *Store) EnrollCode(ctx context.Context, hash string) (server.EnrollCode,
 		return server.EnrollCode{}, fmt.Errorf("enroll code: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	c := server.EnrollCode{Hash: hash}
+	c, err := enrollCode(ctx, tx, hash)
+	if err != nil {
+		return server.EnrollCode{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return server.EnrollCode{}, fmt.Errorf("enroll code: %w", err)
+	}
+	return c, nil
+}
+
+// enrollCodeColumns are the columns scanEnrollCode reads, in its order.
+const enrollCodeColumns = `hash, role, scope, created, expires, used_by, used_at, created_by`
+
+// scanEnrollCode reads one row of enrollCodeColumns.
+func scanEnrollCode(row interface{ Scan(...any) error }) (server.EnrollCode, error) {
+	var c server.EnrollCode
 	var role string
 	var created, expires, usedAt sql.NullInt64
 	var usedBy sql.NullString
-	err = tx.QueryRowContext(ctx, `SELECT role, scope, created, expires, used_by, used_at FROM enroll_codes WHERE hash = ?`, hash).
-		Scan(&role, &c.Scope, &created, &expires, &usedBy, &usedAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return server.EnrollCode{}, syncproto.Errorf(syncproto.CodeNotFound, "no such enrollment code")
-	}
-	if err != nil {
-		return server.EnrollCode{}, fmt.Errorf("enroll code: %w", err)
+	if err := row.Scan(&c.Hash, &role, &c.Scope, &created, &expires, &usedBy, &usedAt, &c.CreatedBy); err != nil {
+		return server.EnrollCode{}, err
 	}
 	c.Role = election.Role(role)
 	c.Created, c.Expires = fromNanos(created), fromNanos(expires)
 	c.UsedBy, c.UsedAt = usedBy.String, fromNanos(usedAt)
-	if err := tx.Commit(); err != nil {
-		return server.EnrollCode{}, fmt.Errorf("enroll code: %w", err)
+	return c, nil
+}
+
+// enrollCode reads one enrollment code by its hash, or CodeNotFound.
+func enrollCode(ctx context.Context, tx *sql.Tx, hash string) (server.EnrollCode, error) {
+	c, err := scanEnrollCode(tx.QueryRowContext(ctx, `SELECT `+enrollCodeColumns+` FROM enroll_codes WHERE hash = ?`, hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return server.EnrollCode{}, syncproto.Errorf(syncproto.CodeNotFound, "no such enrollment code")
+	}
+	if err != nil {
+		return server.EnrollCode{}, fmt.Errorf("read enroll code: %w", err)
 	}
 	return c, nil
 }
@@ -288,35 +321,42 @@ func device(ctx context.Context, tx *sql.Tx, id string) (server.Device, error) {
 // head as the revocation point. Revoking a revoked device changes nothing
 // and returns it as it is.
 func (s *Store) RevokeDevice(ctx context.Context, id string, now time.Time) (server.Device, error) {
+	dev, _, err := s.RevokeDeviceOnce(ctx, id, now)
+	return dev, err
+}
+
+// RevokeDeviceOnce is RevokeDevice that also reports whether this call
+// revoked the device: false if it already was, and nothing changed.
+func (s *Store) RevokeDeviceOnce(ctx context.Context, id string, now time.Time) (server.Device, bool, error) {
 	if now.IsZero() {
-		return server.Device{}, syncproto.Errorf(syncproto.CodeBadRequest, "revocation needs a time")
+		return server.Device{}, false, syncproto.Errorf(syncproto.CodeBadRequest, "revocation needs a time")
 	}
 	tx, err := s.beginWrite(ctx)
 	if err != nil {
-		return server.Device{}, fmt.Errorf("revoke device: %w", err)
+		return server.Device{}, false, fmt.Errorf("revoke device: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	dev, err := device(ctx, tx, id)
 	if err != nil {
-		return server.Device{}, err
+		return server.Device{}, false, err
 	}
 	if !dev.Revoked.IsZero() {
-		return dev, nil
+		return dev, false, nil
 	}
 	head, _, err := loadHead(ctx, tx, id)
 	if err != nil {
-		return server.Device{}, fmt.Errorf("revoke device: %w", err)
+		return server.Device{}, false, fmt.Errorf("revoke device: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE devices SET revoked = ?, revoked_after = ? WHERE id = ?`,
 		now.UnixNano(), int64(head), id); err != nil {
-		return server.Device{}, fmt.Errorf("revoke device: %w", err)
+		return server.Device{}, false, fmt.Errorf("revoke device: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return server.Device{}, fmt.Errorf("revoke device: %w", err)
+		return server.Device{}, false, fmt.Errorf("revoke device: %w", err)
 	}
 	dev.Revoked = now.UTC()
 	dev.RevokedAfter = head
-	return dev, nil
+	return dev, true, nil
 }
 
 // nonceKeyName is the server_secrets row of the nonce MAC key.

@@ -128,7 +128,7 @@ func TestRedeemEnrollCode(t *testing.T) {
 func TestEnrollCode(t *testing.T) {
 	ctx := context.Background()
 	st := MustOpen(t)
-	code := server.EnrollCode{Hash: "h1", Role: election.RoleSupervisor, Scope: baiquan, Created: t0, Expires: t0.Add(time.Hour)}
+	code := server.EnrollCode{Hash: "h1", Role: election.RoleSupervisor, Scope: baiquan, Created: t0, Expires: t0.Add(time.Hour), CreatedBy: "county-staff"}
 	if err := st.CreateEnrollCode(ctx, code); err != nil {
 		t.Fatal(err)
 	}

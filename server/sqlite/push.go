@@ -29,7 +29,7 @@ const changeCols = `device, seq, collection, record_id, base, wall, logical, at,
 // (see Store.prepare) so that a push spends its time executing them, not
 // parsing them.
 const (
-	sqlPushHead = `SELECT h.seq, h.hash FROM devices d
+	sqlPushHead = `SELECT h.seq, h.hash, d.revoked FROM devices d
 		LEFT JOIN device_heads h ON h.device = d.id WHERE d.id = ?`
 	sqlPushAnyHeld   = `SELECT EXISTS (SELECT 1 FROM held WHERE device = ?)`
 	sqlPushWriteHead = `INSERT INTO device_heads (device, seq, hash) VALUES (?, ?, ?)
@@ -157,6 +157,9 @@ type push struct {
 	tx     *sql.Tx
 	device string
 	now    int64
+	// review is set when the county accepts a revoked device's
+	// quarantined changes: the one way they enter the log.
+	review bool
 
 	head     uint64         // contiguous head so far
 	headHash syncproto.Hash // hash of change head
@@ -166,14 +169,19 @@ type push struct {
 }
 
 func (p *push) run(batch []server.Incoming) error {
-	var seq sql.NullInt64
+	var seq, revoked sql.NullInt64
 	var hash []byte
-	err := p.queryRow(sqlPushHead, p.device).Scan(&seq, &hash)
+	err := p.queryRow(sqlPushHead, p.device).Scan(&seq, &hash, &revoked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return syncproto.Errorf(syncproto.CodeNotFound, "device %s is not enrolled", p.device)
 	}
 	if err != nil {
 		return fmt.Errorf("read head: %w", err)
+	}
+	if revoked.Valid && !p.review {
+		// Revoked after the service checked it: what it signed since its
+		// revocation point goes to review (Quarantine), never in here.
+		return syncproto.Errorf(syncproto.CodeDeviceRevoked, "device %s was revoked by the county: its changes go to the county's review", p.device)
 	}
 	if seq.Valid {
 		p.head = uint64(seq.Int64)
@@ -498,8 +506,8 @@ func incomingChange(in *server.Incoming) syncproto.Change {
 	return c
 }
 
-// storedChange reads a change of device from table (changes or held), with
-// its Prev set to the stored prev hash.
+// storedChange reads a change of device from table (changes, held or
+// quarantine), with its Prev set to the stored prev hash.
 func storedChange(ctx context.Context, tx *sql.Tx, table, device string, seq uint64) (server.Incoming, error) {
 	var q string
 	switch table {
@@ -507,6 +515,8 @@ func storedChange(ctx context.Context, tx *sql.Tx, table, device string, seq uin
 		q = `SELECT ` + changeCols + `, hash, prev, township, village, '' FROM changes WHERE device = ? AND seq = ?`
 	case "held":
 		q = `SELECT ` + changeCols + `, hash, prev, township, village, slot FROM held WHERE device = ? AND seq = ?`
+	case "quarantine":
+		q = `SELECT ` + changeCols + `, hash, prev, township, village, slot FROM quarantine WHERE device = ? AND seq = ?`
 	default:
 		return server.Incoming{}, fmt.Errorf("no change table %q", table)
 	}

@@ -215,6 +215,11 @@ func NewEnvOptions(tb testing.TB, opts Options) *Env {
 		tb.Fatalf("new service: %v", err)
 	}
 	opts.HTTP.Logger = logger
+	if opts.HTTP.Limits == (httpapi.RateLimits{}) {
+		// Every test device shares one address; the per-device limits
+		// stay, on the real clock.
+		opts.HTTP.Limits = httpapi.SharedAddress()
+	}
 	return &Env{
 		Store:   store,
 		Service: svc,
