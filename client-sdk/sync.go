@@ -309,8 +309,8 @@ func (d *Device) send(ctx context.Context, b *batch, ex *exchange) (_ *pullRespo
 			return nil, 0, 0, ctx.Err()
 		}
 		if syncproto.ErrorCode(err) == syncproto.CodeDeviceRevoked {
-			return nil, 0, 0, fmt.Errorf("this device (%s) was revoked by the county and can no longer sync; "+
-				"what it captured stays on this laptop: contact the county office (县委组织部): %w", d.id, err)
+			return nil, 0, 0, fmt.Errorf("本设备已被县里吊销，不能再同步；已录入的数据仍保存在本机："+
+				"请用 villagesync station export --out 文件 导出，交给乡镇督导带回，县里审核后入库。%w", err)
 		}
 		if !retryable(err) {
 			return nil, 0, 0, err

@@ -310,8 +310,10 @@ func TestSyncRevoked(t *testing.T) {
 	f.revoke(d.ID())
 	_, err := d.Sync(ctx)
 	wantCode(t, err, syncproto.CodeDeviceRevoked)
-	if !strings.Contains(err.Error(), "revoked by the county") {
-		t.Errorf("got %q, want a clear message for the operator", err)
+	for _, want := range []string{"已被县里吊销", "station export", "乡镇督导"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("got %q, want a clear message for the operator naming %q", err, want)
+		}
 	}
 	if st, _ := d.Status(ctx); st.Pending != 1 {
 		t.Errorf("got pending %d, want the capture kept", st.Pending)

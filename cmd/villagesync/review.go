@@ -12,7 +12,7 @@ import (
 func runReview(ctx context.Context, e *env, args []string) error {
 	return subcommand(ctx, e, "review", args, []command{
 		{"list", "open conflicts and rule violations in the token's scope", reviewList},
-		{"resolve", "resolve a conflict (county only), keeping one version, with a reason", reviewResolve},
+		{"resolve", "decide a review item (county only), with a reason: keep a version of a conflict, accept a violation, accept or reject a revoked device's late changes", reviewResolve},
 	})
 }
 
@@ -101,7 +101,7 @@ func reviewResolve(ctx context.Context, e *env, args []string) error {
 	serverURL := fs.String("server", "", "server base URL")
 	token := fs.String("token", "", "county access token")
 	id := fs.String("id", "", "conflict or violation id from 'review list'")
-	keep := fs.String("keep", "", "the version to keep (its ref, e.g. dev-…/3), or 'accept' for a rule violation")
+	keep := fs.String("keep", "", "the version to keep (its ref, e.g. dev-…/3); 'accept' for a rule violation; 'accept' or 'reject' for a revoked device's changes (RD-…)")
 	reason := fs.String("reason", "", "why (required; kept in the audit trail)")
 	if err := parse(fs, args); err != nil {
 		return err
