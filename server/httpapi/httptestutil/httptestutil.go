@@ -210,6 +210,8 @@ func NewEnvOptions(tb testing.TB, opts Options) *Env {
 		CountyCode: election.DongliaoCode,
 		Now:        clock.Now,
 		Logger:     logger,
+		// Test passwords need no protection from offline guessing.
+		Argon2: server.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1},
 	})
 	if err != nil {
 		tb.Fatalf("new service: %v", err)
