@@ -94,8 +94,9 @@ func (s *Service) loadKeysLocked(ctx context.Context) (*keyset, error) {
 // verify tokens, and stay in the JWKS, for keyRetention; ServerKeys keeps
 // listing them. Another service on the same store (a running server while
 // the CLI rotates) accepts tokens of the new key as soon as it sees one,
-// unless it reloaded its keys less than keysUnknownKIDBackoff ago (see
-// verifyKey), and signs with it within keysMaxAge. It returns the new key
+// unless it reloaded for another unknown kid less than
+// keysUnknownKIDBackoff ago (see verifyKey), and signs with it within
+// keysMaxAge. It returns the new key
 // id and the retired ones.
 func (s *Service) RotateSigningKey(ctx context.Context) (newKID string, retired []string, err error) {
 	s.keysMu.Lock()
@@ -189,9 +190,14 @@ func (s *Service) verifyKey(ctx context.Context, kid string) (ed25519.PublicKey,
 	if pub, ok := ks.verify[kid]; ok {
 		return pub, true
 	}
-	if s.now().Sub(ks.loaded) < keysUnknownKIDBackoff {
+	// Reload for an unknown kid at most once per backoff, however fresh
+	// the snapshot: a key rotated in a second after a periodic reload is
+	// still found at once, and forged kids cost one read per backoff.
+	now := s.now()
+	if last := s.kidReload.Load(); last != 0 && now.Sub(time.Unix(0, last)) < keysUnknownKIDBackoff {
 		return nil, false
 	}
+	s.kidReload.Store(now.UnixNano())
 	ks, err = s.reloadKeys(ctx, ks)
 	if err != nil {
 		s.log.ErrorContext(ctx, "reload keys", logErr, err)

@@ -98,9 +98,10 @@ type Service struct {
 	metrics *metrics
 
 	keys      atomic.Pointer[keyset]
-	keysMu    sync.Mutex // serialises reloads of keys
-	authorMu  sync.Mutex // serialises Seed and Resolve, which extend one device chain
-	authority *authority // guarded by authorMu
+	keysMu    sync.Mutex   // serialises reloads of keys
+	kidReload atomic.Int64 // when a token's unknown kid last caused a reload, Unix ns
+	authorMu  sync.Mutex   // serialises Seed and Resolve, which extend one device chain
+	authority *authority   // guarded by authorMu
 
 	nonceMAC atomic.Pointer[[]byte] // the nonce MAC key, once loaded
 	nonceMu  sync.Mutex             // serialises loading it
