@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"villagesync/server"
+	"villagesync/server/web"
 	"villagesync/syncproto"
 )
 
@@ -109,7 +110,13 @@ func New(svc *server.Service, cfg Config) *echo.Echo {
 	e.POST("/v1/enroll-codes/:id/expire", a.expireEnrollCode, authed...)
 	e.GET("/v1/devices", a.devices, authed...)
 	e.POST("/v1/devices/:id/revoke", a.revokeDevice, authed...)
-	_ = loginLimit
+	web.Register(e, svc, web.Config{
+		Logger:        cfg.Logger,
+		SecureCookies: cfg.SecureCookies,
+		ServerURL:     cfg.PublicURL,
+		Now:           cfg.Now,
+		LoginLimit:    loginLimit,
+	})
 	return e
 }
 
