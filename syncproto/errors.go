@@ -3,6 +3,7 @@ package syncproto
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // Code is a stable, machine-readable error code. Codes are part of the wire
@@ -40,6 +41,38 @@ var Codes = []Code{
 	CodeEquivocation, CodeConflict, CodeEnrollCodeInvalid, CodeDeviceRevoked,
 	CodeNonceInvalid, CodeTooLarge, CodeRateLimited, CodeUnsupported, CodeInternal,
 	CodeUnavailable,
+}
+
+// httpStatuses is the one table from error codes to HTTP statuses.
+var httpStatuses = map[Code]int{
+	CodeBadRequest:        http.StatusBadRequest,
+	CodeMalformedRecord:   http.StatusUnprocessableEntity,
+	CodeUnauthenticated:   http.StatusUnauthorized,
+	CodeTokenExpired:      http.StatusUnauthorized,
+	CodeForbidden:         http.StatusForbidden,
+	CodeOutOfScope:        http.StatusForbidden,
+	CodeNotFound:          http.StatusNotFound,
+	CodeBadSignature:      http.StatusBadRequest,
+	CodeChainBroken:       http.StatusConflict,
+	CodeEquivocation:      http.StatusConflict,
+	CodeConflict:          http.StatusConflict,
+	CodeEnrollCodeInvalid: http.StatusBadRequest,
+	CodeDeviceRevoked:     http.StatusForbidden,
+	CodeNonceInvalid:      http.StatusBadRequest,
+	CodeTooLarge:          http.StatusRequestEntityTooLarge,
+	CodeRateLimited:       http.StatusTooManyRequests,
+	CodeUnsupported:       http.StatusBadRequest,
+	CodeInternal:          http.StatusInternalServerError,
+	CodeUnavailable:       http.StatusServiceUnavailable,
+}
+
+// HTTPStatus is the HTTP status a server answers the code with; an unknown
+// code is 500.
+func (c Code) HTTPStatus() int {
+	if s, ok := httpStatuses[c]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
 }
 
 // Retryable reports whether the same request may succeed if sent again later

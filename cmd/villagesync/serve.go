@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -44,6 +46,9 @@ type ServerConfig struct {
 	// TLSCert and TLSKey, when set, make the server speak HTTPS itself.
 	TLSCert, TLSKey string
 	Logger          *slog.Logger
+	// Console is where --demo prints the login of the demo county account
+	// it creates (once, never into the log); nil = os.Stderr.
+	Console io.Writer
 }
 
 // Server is a running central server: store, service and HTTP listener.
@@ -90,6 +95,12 @@ func OpenServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		// The demo's 254 laptops all run in this process, on one address.
 		limits = httpapi.SharedAddress()
 	}
+	if cfg.Demo {
+		if err := s.demoAccount(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	s.http = httpapi.NewHTTPServer(ln.Addr().String(), httpapi.New(svc, httpapi.Config{
 		Logger:         cfg.Logger,
 		Limits:         limits,
@@ -98,6 +109,32 @@ func OpenServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		SecureCookies:  strings.HasPrefix(s.PublicURL(), "https://"),
 	}))
 	return s, nil
+}
+
+// demoAccountName is the county account --demo creates.
+const demoAccountName = "county"
+
+// demoAccount gives a demo server a county account for its web pages, if it
+// has no account yet, and prints its one-time random password.
+func (s *Server) demoAccount(ctx context.Context) error {
+	accounts, err := s.service.Accounts(ctx, nil)
+	if err != nil || len(accounts) > 0 {
+		return err
+	}
+	password := rand.Text()
+	if _, err := s.service.CreateAccount(ctx, nil, server.NewAccount{
+		Username: demoAccountName, Name: "县委组织部（演示）", Password: password, Role: election.RoleCounty,
+	}); err != nil {
+		return fmt.Errorf("demo account: %w", err)
+	}
+	console := s.cfg.Console
+	if console == nil {
+		console = os.Stderr
+	}
+	fmt.Fprintf(console, "\n演示账号 demo login: %s/login  用户名 username: %s  密码 password: %s\n"+
+		"(shown once; villagesync admin account reset-password --data %s --username %s sets another)\n\n",
+		s.PublicURL(), demoAccountName, password, s.cfg.DataDir, demoAccountName)
+	return nil
 }
 
 // URL is the server's base URL on its listen address.

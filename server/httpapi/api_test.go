@@ -17,43 +17,6 @@ import (
 	"villagesync/syncproto"
 )
 
-func TestStatus(t *testing.T) {
-	want := map[syncproto.Code]int{
-		syncproto.CodeBadRequest:        400,
-		syncproto.CodeMalformedRecord:   422,
-		syncproto.CodeUnauthenticated:   401,
-		syncproto.CodeTokenExpired:      401,
-		syncproto.CodeForbidden:         403,
-		syncproto.CodeOutOfScope:        403,
-		syncproto.CodeNotFound:          404,
-		syncproto.CodeBadSignature:      400,
-		syncproto.CodeChainBroken:       409,
-		syncproto.CodeEquivocation:      409,
-		syncproto.CodeConflict:          409,
-		syncproto.CodeEnrollCodeInvalid: 400,
-		syncproto.CodeDeviceRevoked:     403,
-		syncproto.CodeNonceInvalid:      400,
-		syncproto.CodeTooLarge:          413,
-		syncproto.CodeRateLimited:       429,
-		syncproto.CodeUnsupported:       400,
-		syncproto.CodeInternal:          500,
-		syncproto.CodeUnavailable:       503,
-	}
-	if len(want) != len(syncproto.Codes) {
-		t.Fatalf("got %d codes in syncproto, want %d in this table: add the new code here", len(syncproto.Codes), len(want))
-	}
-	for _, code := range syncproto.Codes {
-		t.Run(string(code), func(t *testing.T) {
-			if got := httpapi.Status(code); got != want[code] {
-				t.Errorf("Status(%s): got %d, want %d", code, got, want[code])
-			}
-		})
-	}
-	if got := httpapi.Status("no_such_code"); got != 500 {
-		t.Errorf("Status(unknown): got %d, want 500", got)
-	}
-}
-
 func TestPublicEndpoints(t *testing.T) {
 	e := httptestutil.NewEnv(t)
 	get := func(path string) func(testing.TB) httptestutil.Request {

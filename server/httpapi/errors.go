@@ -10,37 +10,6 @@ import (
 	"villagesync/syncproto"
 )
 
-// statuses is the one table from error codes to HTTP statuses.
-var statuses = map[syncproto.Code]int{
-	syncproto.CodeBadRequest:        http.StatusBadRequest,
-	syncproto.CodeMalformedRecord:   http.StatusUnprocessableEntity,
-	syncproto.CodeUnauthenticated:   http.StatusUnauthorized,
-	syncproto.CodeTokenExpired:      http.StatusUnauthorized,
-	syncproto.CodeForbidden:         http.StatusForbidden,
-	syncproto.CodeOutOfScope:        http.StatusForbidden,
-	syncproto.CodeNotFound:          http.StatusNotFound,
-	syncproto.CodeBadSignature:      http.StatusBadRequest,
-	syncproto.CodeChainBroken:       http.StatusConflict,
-	syncproto.CodeEquivocation:      http.StatusConflict,
-	syncproto.CodeConflict:          http.StatusConflict,
-	syncproto.CodeEnrollCodeInvalid: http.StatusBadRequest,
-	syncproto.CodeDeviceRevoked:     http.StatusForbidden,
-	syncproto.CodeNonceInvalid:      http.StatusBadRequest,
-	syncproto.CodeTooLarge:          http.StatusRequestEntityTooLarge,
-	syncproto.CodeRateLimited:       http.StatusTooManyRequests,
-	syncproto.CodeUnsupported:       http.StatusBadRequest,
-	syncproto.CodeInternal:          http.StatusInternalServerError,
-	syncproto.CodeUnavailable:       http.StatusServiceUnavailable,
-}
-
-// Status returns the HTTP status of an error code; an unknown code is 500.
-func Status(code syncproto.Code) int {
-	if s, ok := statuses[code]; ok {
-		return s
-	}
-	return http.StatusInternalServerError
-}
-
 // internalMessage is all a client ever learns about an internal error.
 const internalMessage = "internal error"
 
@@ -52,7 +21,7 @@ func (a *api) handleError(err error, c echo.Context) {
 	}
 	e := a.protoError(c, err)
 	e.RequestID = requestID(c)
-	status := Status(e.Code)
+	status := e.Code.HTTPStatus()
 	if status == http.StatusUnauthorized {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="invalid_token"`)
 	}

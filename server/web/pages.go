@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -525,7 +524,3 @@ func (p *pages) logout(r *request) error {
 	return r.c.Redirect(http.StatusSeeOther, "/login")
 }
 
-// enrollURL is what the enrollment QR code holds.
-func enrollURL(serverURL, code string) string {
-	return "villagesync://enroll?server=" + url.QueryEscape(serverURL) + "&code=" + url.QueryEscape(code)
-}

@@ -6,6 +6,8 @@ import (
 	"html/template"
 
 	"github.com/skip2/go-qrcode"
+
+	"villagesync/syncproto"
 )
 
 // qrSize is the width and height of the enrollment QR code, in pixels.
@@ -15,7 +17,7 @@ const qrSize = 256
 // villagesync://enroll?server=<serverURL>&code=<code>, which the station
 // app scans to enroll.
 func enrollQR(serverURL, code string) (template.URL, error) {
-	png, err := qrcode.Encode(enrollURL(serverURL, code), qrcode.Medium, qrSize)
+	png, err := qrcode.Encode(syncproto.EnrollURI(serverURL, code), qrcode.Medium, qrSize)
 	if err != nil {
 		return "", fmt.Errorf("enrollment qr code: %w", err)
 	}

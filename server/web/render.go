@@ -146,29 +146,6 @@ func here(r *request, active string) string {
 	return "/"
 }
 
-// statuses maps error codes to HTTP statuses.
-var statuses = map[syncproto.Code]int{
-	syncproto.CodeBadRequest:        http.StatusBadRequest,
-	syncproto.CodeMalformedRecord:   http.StatusUnprocessableEntity,
-	syncproto.CodeUnauthenticated:   http.StatusUnauthorized,
-	syncproto.CodeTokenExpired:      http.StatusUnauthorized,
-	syncproto.CodeForbidden:         http.StatusForbidden,
-	syncproto.CodeOutOfScope:        http.StatusForbidden,
-	syncproto.CodeNotFound:          http.StatusNotFound,
-	syncproto.CodeBadSignature:      http.StatusBadRequest,
-	syncproto.CodeChainBroken:       http.StatusConflict,
-	syncproto.CodeEquivocation:      http.StatusConflict,
-	syncproto.CodeConflict:          http.StatusConflict,
-	syncproto.CodeEnrollCodeInvalid: http.StatusBadRequest,
-	syncproto.CodeDeviceRevoked:     http.StatusForbidden,
-	syncproto.CodeNonceInvalid:      http.StatusBadRequest,
-	syncproto.CodeTooLarge:          http.StatusRequestEntityTooLarge,
-	syncproto.CodeRateLimited:       http.StatusTooManyRequests,
-	syncproto.CodeUnsupported:       http.StatusBadRequest,
-	syncproto.CodeInternal:          http.StatusInternalServerError,
-	syncproto.CodeUnavailable:       http.StatusServiceUnavailable,
-}
-
 // clientError returns err as the *syncproto.Error a person may see, and
 // false for internal errors.
 func clientError(err error) (*syncproto.Error, bool) {
@@ -186,11 +163,7 @@ func (p *pages) describe(r *request, err error) (int, *notice) {
 		return rf.status, &notice{Error: true, Summary: r.lang.Msg(rf.summary), Detail: r.lang.Msg(rf.detail)}
 	}
 	if e, ok := clientError(err); ok {
-		status, ok := statuses[e.Code]
-		if !ok {
-			status = http.StatusBadRequest
-		}
-		return status, &notice{Error: true, Summary: r.lang.ErrorSummary(e.Code), Detail: e.Message}
+		return e.Code.HTTPStatus(), &notice{Error: true, Summary: r.lang.ErrorSummary(e.Code), Detail: e.Message}
 	}
 	id := requestID(r.c)
 	if id == "" {

@@ -550,7 +550,7 @@ func TestEnrollCodes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("QR data URI: %v", err)
 	}
-	want, err := qrcode.Encode("villagesync://enroll?server="+url.QueryEscape(testServerURL)+"&code="+code[1], qrcode.Medium, 256)
+	want, err := qrcode.Encode(syncproto.EnrollURI(testServerURL, code[1]), qrcode.Medium, 256)
 	if err != nil {
 		t.Fatal(err)
 	}
