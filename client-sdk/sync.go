@@ -309,8 +309,10 @@ func (d *Device) send(ctx context.Context, b *batch, ex *exchange) (_ *pullRespo
 			return nil, 0, 0, ctx.Err()
 		}
 		if syncproto.ErrorCode(err) == syncproto.CodeDeviceRevoked {
-			return nil, 0, 0, fmt.Errorf("本设备已被县里吊销，不能再同步；已录入的数据仍保存在本机："+
-				"请用 villagesync station export --out 文件 导出，交给乡镇督导带回，县里审核后入库。%w", err)
+			// The operator reads Chinese first; the server's words follow.
+			return nil, 0, 0, &syncproto.Error{Code: syncproto.CodeDeviceRevoked, Message: "本设备已被县里吊销，不能再同步；" +
+				"已录入的数据仍保存在本机：请用 villagesync station export --out 文件 导出，交给乡镇督导带回，县里审核后入库。" +
+				serverMessage(err)}
 		}
 		if !retryable(err) {
 			return nil, 0, 0, err
@@ -575,4 +577,13 @@ func placeOf(ctx context.Context, q querier, collection, id string, body []byte)
 		return election.Place{}, false, nil
 	}
 	return p, true, nil
+}
+
+// serverMessage is the message of the *syncproto.Error in err's chain, or
+// err's text.
+func serverMessage(err error) string {
+	if e, ok := errors.AsType[*syncproto.Error](err); ok {
+		return e.Message
+	}
+	return err.Error()
 }

@@ -116,7 +116,14 @@ func reviewResolve(ctx context.Context, e *env, args []string) error {
 	}
 	_, err = e.stdout.Write(append(data, '\n'))
 	if err == nil {
-		fmt.Fprintf(e.stderr, "resolved %s: kept %s; devices receive the resolution at their next sync\n", *id, *keep)
+		switch {
+		case strings.HasPrefix(*id, "RD-"):
+			fmt.Fprintf(e.stderr, "decided %s: %s (audited); the device stays revoked\n", *id, *keep)
+		case strings.HasPrefix(*id, "RV-"):
+			fmt.Fprintf(e.stderr, "acknowledged %s (audited); the violation stays in the rule matrix\n", *id)
+		default:
+			fmt.Fprintf(e.stderr, "resolved %s: kept %s; devices receive the resolution at their next sync\n", *id, *keep)
+		}
 	}
 	return err
 }

@@ -101,8 +101,12 @@ func stationSync(ctx context.Context, e *env, args []string) error {
 		if *asJSON {
 			return writeJSON(e.stdout, rep)
 		}
-		fmt.Fprintf(e.stderr, "pushed %d, pulled %d in %d round trip(s); %d B up, %d B down; acknowledged through %d; %d pending\n",
-			rep.Pushed, rep.Pulled, rep.RoundTrips, rep.BytesUp, rep.BytesDown, rep.Through, rep.Pending)
+		relayed := ""
+		if rep.Relayed > 0 {
+			relayed = fmt.Sprintf(", carried %d of other devices", rep.Relayed)
+		}
+		fmt.Fprintf(e.stderr, "pushed %d%s, pulled %d in %d round trip(s); %d B up, %d B down; acknowledged through %d; %d pending\n",
+			rep.Pushed, relayed, rep.Pulled, rep.RoundTrips, rep.BytesUp, rep.BytesDown, rep.Through, rep.Pending)
 		return nil
 	})
 }
