@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -109,13 +110,15 @@ func eval[T any](p *page, expr string) T {
 
 // TestBrowser walks a county clerk through the pages in a real headless
 // Chromium: Chinese by default, login, the report, an enrollment code shown
-// as text and QR code and then expired, a device revoked, English, logout.
+// as text and QR code and then expired, a device revoked, the devices
+// filtered by township, English, logout.
 func TestBrowser(t *testing.T) {
 	ctx := newChromium(t)
 	e := newEnv(t, web.Config{})
 	srv := httptest.NewServer(e.handler)
 	t.Cleanup(srv.Close)
 	device := e.enrollDevice(t, election.RoleStation, e.Village(0, 0), "村站笔记本 <b>1</b>")
+	other := e.enrollDevice(t, election.RoleStation, e.Village(1, 0), "村站笔记本 2")
 	rep, err := e.svc.Report(t.Context(), countyPrincipal)
 	if err != nil {
 		t.Fatal(err)
@@ -182,6 +185,17 @@ func TestBrowser(t *testing.T) {
 	p.wantText("#notice", "设备已吊销")
 	p.wantText(row+" td.status", "已吊销")
 
+	// Filter the devices by the first township: only its device is left.
+	p.do("choose a township", chromedp.SetValue(chromedp.CSS("#filter-township"), e.Township(0)))
+	p.submit("filter the devices", "#filter-submit")
+	p.wantText("#filter-count", "显示 1 / 共 2")
+	if ids := eval[[]string](p, `Array.from(document.querySelectorAll("#devices tbody tr")).map(tr => tr.id)`); !slices.Equal(ids, []string{"device-" + device}) {
+		t.Errorf("rows after filtering by township %s: got %q, want only device-%s (not %s)", e.Township(0), ids, device, other)
+	}
+	if got := eval[string](p, `document.getElementById("filter-township").value`); got != e.Township(0) {
+		t.Errorf("the township select after filtering: got %q, want %s", got, e.Township(0))
+	}
+
 	// English.
 	p.submit("switch to English", "#lang-switch")
 	if lang := eval[string](p, `document.documentElement.lang`); lang != "en" {
@@ -189,6 +203,7 @@ func TestBrowser(t *testing.T) {
 	}
 	p.wantText("header nav", "Enrollment codes")
 	p.wantText(row+" td.status", "Revoked")
+	p.wantText("#filter-count", "Showing 1 of 2") // the filter is kept
 	p.wantText("#logout", "Sign out")
 
 	// Log out: back to the login page, in English now.

@@ -10,7 +10,9 @@
 //     and the county's resolutions (with a mandatory reason), enrollment
 //     codes (issue, shown once as text and as a QR code; list; expire),
 //     devices (list, revoke) and accounts (create, reset password, disable,
-//     enable), and the embedded stylesheet under /static/.
+//     enable), and the embedded stylesheet under /static/. The long lists
+//     (devices, enrollment codes, the review queue) have a GET filter form:
+//     township, status and a free-text search.
 //   - The browser's side of a session: the HttpOnly, SameSite=Strict
 //     vs_session cookie that holds the session token, the CSRF token every
 //     state-changing form carries (a double-submit cookie for the login form,
@@ -29,6 +31,8 @@
 // It makes no decisions about access: the principal always comes from the
 // session the [Backend] returns, never from a form field, path or query, and
 // the Backend (a *server.Service) checks every actor's authority. The page
-// checks here only decide what to show and refuse early. It logs no
+// checks here only decide what to show and refuse early, and the filters of
+// the lists only hide rows of what the Backend returned: a query parameter
+// never widens a list. It logs no
 // passwords, session tokens, CSRF tokens or enrollment codes.
 package web

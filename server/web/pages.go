@@ -77,13 +77,14 @@ type optionGroup struct {
 	Options []option
 }
 
-// scopeGroups are the scopes offered in a form: the county (value "", which
-// the service reads as this server's county) if withCounty, the townships
-// if withTownships, and the villages by township if withVillages.
-func (pl *places) scopeGroups(l *lang, withCounty, withTownships, withVillages bool) []optionGroup {
+// scopeGroups are the scopes offered in a form: the county if withCounty,
+// with the value countyValue ("" is read by the service as this server's
+// county), the townships if withTownships, and the villages by township if
+// withVillages.
+func (pl *places) scopeGroups(l *lang, withCounty bool, countyValue string, withTownships, withVillages bool) []optionGroup {
 	var groups []optionGroup
 	if withCounty {
-		groups = append(groups, optionGroup{Label: l.Msg("scope.county"), Options: []option{{Value: "", Label: pl.county.Name + " (" + pl.county.Code + ")"}}})
+		groups = append(groups, optionGroup{Label: l.Msg("scope.county"), Options: []option{{Value: countyValue, Label: pl.county.Name + " (" + pl.county.Code + ")"}}})
 	}
 	if withTownships {
 		g := optionGroup{Label: l.Msg("scope.townships")}
@@ -153,10 +154,11 @@ func keeps(l *lang, it *server.ReviewItem) []option {
 }
 
 // review is GET /review: the review queue, with a resolution form per open
-// item for the county.
+// item for the county. ?status=all shows the settled items too, and
+// ?township= the items of one township.
 func (p *pages) review(r *request) error {
 	status := "open"
-	if r.c.QueryParam("status") == "all" {
+	if r.param(filterStatus) == "all" {
 		status = "all"
 	}
 	q, err := p.b.Review(r.ctx, r.principal(), status)
@@ -167,10 +169,18 @@ func (p *pages) review(r *request) error {
 	if err != nil {
 		return err
 	}
+	f := newListFilter(r, pl, "/review", nil, false)
+	if status == "all" {
+		f.Status = status
+		r.filters = f.Fields()
+	}
 	canResolve := r.role() == election.RoleCounty
 	rows := make([]reviewRow, 0, len(q.Items))
 	for i := range q.Items {
 		it := &q.Items[i]
+		if !f.match(it.Township, "") {
+			continue
+		}
 		row := reviewRow{
 			Item:     *it,
 			Place:    pl.where(it.Township, it.Village),
@@ -182,12 +192,16 @@ func (p *pages) review(r *request) error {
 		}
 		rows = append(rows, row)
 	}
+	township := field{filterTownship, f.Township}
 	confirm(r)
 	return p.render(r, "review", "review.title", "/review", struct {
 		Status     string
+		OpenHref   string
+		AllHref    string
 		CanResolve bool
 		Items      []reviewRow
-	}{status, canResolve, rows})
+		Filter     *listFilter
+	}{status, href("/review", township), href("/review", field{filterStatus, "all"}, township), canResolve, rows, f})
 }
 
 // resolve is POST /review/:id/resolve.
@@ -218,8 +232,18 @@ func issuableRoles(role election.Role) []election.Role {
 	return []election.Role{election.RoleStation}
 }
 
-// enrollCodes is GET /enroll-codes: the codes r's principal may see and
-// the form for a new one.
+// codeStatuses are the statuses the enrollment-code list filters by.
+func codeStatuses(l *lang) []option {
+	var out []option
+	for _, s := range []string{server.EnrollCodeActive, server.EnrollCodeUsed, server.EnrollCodeExpired} {
+		out = append(out, option{Value: s, Label: l.Status(s)})
+	}
+	return out
+}
+
+// enrollCodes is GET /enroll-codes: the codes r's principal may see, the
+// active ones first and else newest first, narrowed by the filter form;
+// and the form for a new one.
 func (p *pages) enrollCodes(r *request) error {
 	codes, err := p.b.EnrollCodes(r.ctx, r.principal())
 	if err != nil {
@@ -229,19 +253,36 @@ func (p *pages) enrollCodes(r *request) error {
 	if err != nil {
 		return err
 	}
-	rows := make([]codeRow, len(codes))
-	for i, c := range codes {
-		rows[i] = codeRow{EnrollCodeInfo: c, ScopeName: pl.name(c.Scope)}
+	f := newListFilter(r, pl, "/enroll-codes", codeStatuses(r.lang), true)
+	rows := make([]codeRow, 0, len(codes))
+	for _, c := range codes {
+		name := pl.name(c.Scope)
+		if f.match(c.Scope, c.Status, c.ID, c.Scope, name, c.UsedBy, c.CreatedBy) {
+			rows = append(rows, codeRow{EnrollCodeInfo: c, ScopeName: name})
+		}
 	}
+	slices.SortStableFunc(rows, func(a, b codeRow) int {
+		return boolRank(a.Status == server.EnrollCodeActive) - boolRank(b.Status == server.EnrollCodeActive)
+	})
 	county := r.role() == election.RoleCounty
 	confirm(r)
 	return p.render(r, "enroll_codes", "codes.title", "/enroll-codes", struct {
 		Codes      []codeRow
+		Filter     *listFilter
 		Roles      []election.Role
+		Prompt     bool // the scope select starts with a placeholder
 		Scopes     []optionGroup
 		TTLs       []int
 		DefaultTTL int
-	}{rows, issuableRoles(r.role()), pl.scopeGroups(r.lang, county, county, true), ttlHours, defaultTTLHours})
+	}{rows, f, issuableRoles(r.role()), county, pl.scopeGroups(r.lang, county, pl.county.Code, county, true), ttlHours, defaultTTLHours})
+}
+
+// boolRank sorts true before false.
+func boolRank(b bool) int {
+	if b {
+		return 0
+	}
+	return 1
 }
 
 // issueEnrollCode is POST /enroll-codes: it shows the new code once, as
@@ -259,6 +300,9 @@ func (p *pages) issueEnrollCode(r *request) error {
 		}
 	}
 	scope := strings.TrimSpace(r.postValue("scope"))
+	if scope == "" {
+		return p.again(r, errNoScope, p.enrollCodes)
+	}
 	code, err := p.b.IssueEnrollCode(r.ctx, r.principal(), role, scope, time.Duration(hours)*time.Hour)
 	if err != nil {
 		return p.again(r, err, p.enrollCodes)
@@ -308,7 +352,13 @@ type deviceRow struct {
 	ScopeName string
 }
 
-// devices is GET /devices.
+// deviceStatuses are the statuses the device list filters by.
+func deviceStatuses(l *lang) []option {
+	return []option{{Value: "active", Label: l.Msg("devices.active")}, {Value: "revoked", Label: l.Msg("devices.revoked")}}
+}
+
+// devices is GET /devices: the devices r's principal may see, by scope and
+// then enrolment, narrowed by the filter form.
 func (p *pages) devices(r *request) error {
 	devs, err := p.b.Devices(r.ctx, r.principal())
 	if err != nil {
@@ -318,15 +368,24 @@ func (p *pages) devices(r *request) error {
 	if err != nil {
 		return err
 	}
-	rows := make([]deviceRow, len(devs))
-	for i, d := range devs {
-		rows[i] = deviceRow{DeviceInfo: d, ScopeName: pl.name(d.Scope)}
+	f := newListFilter(r, pl, "/devices", deviceStatuses(r.lang), true)
+	rows := make([]deviceRow, 0, len(devs))
+	for _, d := range devs {
+		status := "active"
+		if !d.Revoked.IsZero() {
+			status = "revoked"
+		}
+		name := pl.name(d.Scope)
+		if f.match(d.Scope, status, d.ID, d.Label, d.Scope, name) {
+			rows = append(rows, deviceRow{DeviceInfo: d, ScopeName: name})
+		}
 	}
 	confirm(r)
 	return p.render(r, "devices", "devices.title", "/devices", struct {
 		Devices   []deviceRow
+		Filter    *listFilter
 		CanRevoke bool
-	}{rows, r.role() == election.RoleCounty})
+	}{rows, f, r.role() == election.RoleCounty})
 }
 
 // revokeDevice is POST /devices/:id/revoke.
@@ -371,7 +430,7 @@ func (p *pages) accounts(r *request) error {
 		Accounts []accountRow
 		Roles    []election.Role
 		Scopes   []optionGroup
-	}{rows, accountRoles, pl.scopeGroups(r.lang, true, true, false)})
+	}{rows, accountRoles, pl.scopeGroups(r.lang, true, "", true, false)})
 }
 
 // createAccount is POST /accounts.
@@ -523,4 +582,3 @@ func (p *pages) logout(r *request) error {
 	}
 	return r.c.Redirect(http.StatusSeeOther, "/login")
 }
-

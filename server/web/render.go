@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -101,9 +102,10 @@ type view struct {
 	Notice  *notice
 	Form    url.Values // the submitted form, to fill it again after an error
 	Data    any
-	// Here is the page the language switch reloads: this one for a GET,
-	// the page a form belongs to after a POST.
-	Here string
+	// LangHref is the page the language switch reloads, in the other
+	// language: this one for a GET, the page a form belongs to after a
+	// POST, with the filters of a list.
+	LangHref string
 }
 
 // render writes the page name with data and the request's notice.
@@ -112,7 +114,8 @@ func (p *pages) render(r *request, name, title, active string, data any) error {
 	if !ok {
 		return fmt.Errorf("render: no template %q", name)
 	}
-	v := view{L: r.lang, Title: title, Active: active, Notice: r.notice, Form: r.form, Data: data, Here: here(r, active)}
+	v := view{L: r.lang, Title: title, Active: active, Notice: r.notice, Form: r.form, Data: data,
+		LangHref: href(here(r, active), append(slices.Clone(r.filters), field{"lang", r.lang.Other})...)}
 	if r.sess != nil {
 		v.Account = &r.sess.Account
 		v.Role = r.role()
@@ -196,18 +199,24 @@ func (p *pages) fail(r *request, err error) error {
 }
 
 // again shows a page again with err as its banner, if err is meant for
-// the person (a form they can correct); any other error is returned.
+// the person (a form they can correct, or a refusal); any other error is
+// returned.
 func (p *pages) again(r *request, err error, page handlerFunc) error {
-	if _, ok := clientError(err); !ok {
+	_, client := clientError(err)
+	_, refused := errors.AsType[*refusal](err)
+	if !client && !refused {
 		return err
 	}
 	r.status, r.notice = p.describe(r, err)
 	return page(r)
 }
 
-// done redirects to a page after a successful form, with a confirmation.
+// done redirects to a page after a successful form, with a confirmation,
+// filtered as the list the form was in.
 func done(r *request, page, ok string) error {
-	return r.c.Redirect(http.StatusSeeOther, page+"?ok="+url.QueryEscape(ok))
+	q := carriedFilters(r)
+	q.Set("ok", ok)
+	return r.c.Redirect(http.StatusSeeOther, page+"?"+q.Encode())
 }
 
 // confirmations are the ?ok= values a page shows as a confirmation, each

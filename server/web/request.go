@@ -41,6 +41,9 @@ type request struct {
 	form   url.Values // the POST form without password and CSRF fields
 	notice *notice
 	status int // of the page rendered, 0 = 200
+	// filters are the filter fields of a list page, which the language
+	// switch keeps.
+	filters []field
 }
 
 // principal is who the request acts for: always the session's.
@@ -57,6 +60,15 @@ func (r *request) role() election.Role {
 // postValue returns a field of the POST body, never of the query.
 func (r *request) postValue(name string) string {
 	return r.c.Request().PostForm.Get(name)
+}
+
+// param returns a parameter of the page: of the query for a GET, of the
+// POST body for a form (a page shown again after an error).
+func (r *request) param(name string) string {
+	if r.c.Request().Method == http.MethodPost {
+		return r.postValue(name)
+	}
+	return r.c.QueryParam(name)
 }
 
 // handlerFunc serves one page; an error it returns is rendered by fail.
@@ -80,6 +92,8 @@ var (
 	errNoPage      = &refusal{http.StatusNotFound, "err.not_found", "refuse.no_page"}
 	errBadForm     = &refusal{http.StatusBadRequest, "err.bad_request", "refuse.bad_form"}
 	errFormTooBig  = &refusal{http.StatusRequestEntityTooLarge, "err.too_large", "refuse.form_too_large"}
+	// errNoScope is the new-code form sent with its placeholder scope.
+	errNoScope = &refusal{http.StatusBadRequest, "err.bad_request", "refuse.no_scope"}
 )
 
 func (p *pages) newRequest(c echo.Context) *request {

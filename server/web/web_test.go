@@ -626,7 +626,8 @@ func TestEnrollCodes(t *testing.T) {
 		}{
 			{"OtherTownshipsVillage", url.Values{"role": {"station"}, "scope": {village}}, http.StatusForbidden, "超出您的管辖范围"},
 			{"SupervisorCode", url.Values{"role": {"supervisor"}, "scope": {e.township}}, http.StatusForbidden, "无权执行此操作"},
-			{"CountyCode", url.Values{"role": {"county"}, "scope": {""}}, http.StatusForbidden, "无权执行此操作"},
+			{"CountyCode", url.Values{"role": {"county"}, "scope": {election.DongliaoCode}}, http.StatusForbidden, "无权执行此操作"},
+			{"NoScope", url.Values{"role": {"station"}, "scope": {""}}, http.StatusBadRequest, "请为注册码选择范围"},
 		}
 		for _, tt := range tests {
 			rec := sup.post(t, "/enroll-codes", tt.form)
