@@ -277,7 +277,8 @@ func attackRequest(tb testing.TB, r *echo.Route, a attacker, f foreignScope, var
 	}
 	switch {
 	case web:
-		form := url.Values{}
+		// Ticked confirm boxes: the attack must reach the service's checks.
+		form := url.Values{"confirm": {"yes"}}
 		if a.session != nil {
 			form.Set("csrf", a.session.CSRF)
 		}

@@ -181,6 +181,7 @@ func TestBrowser(t *testing.T) {
 	p.do("open the devices", chromedp.Navigate(srv.URL+"/devices"), chromedp.WaitVisible(chromedp.CSS("#devices")))
 	row = "#device-" + device
 	p.wantText(row+" td.label", "村站笔记本 <b>1</b>")
+	p.do("tick the confirm box", chromedp.Click(chromedp.CSS(row+` input[name="confirm"]`)))
 	p.submit("revoke the device", row+" button")
 	p.wantText("#notice", "设备已吊销")
 	p.wantText(row+" td.status", "已吊销")

@@ -304,6 +304,7 @@ func TestFilterKept(t *testing.T) {
 	}
 	wantBody(t, page, `id="lang-switch" href="/devices?lang=en&amp;q=%E7%AC%94%E8%AE%B0%E6%9C%AC&amp;township=`+e.Township(0)+`"`)
 
+	filter.Set("confirm", "yes")
 	rec := county.post(t, "/devices/"+device+"/revoke", filter)
 	wantRedirect(t, rec, "/devices?ok=device_revoked&q=%E7%AC%94%E8%AE%B0%E6%9C%AC&township="+e.Township(0))
 

@@ -69,7 +69,7 @@ func TestCatalogueCoversUse(t *testing.T) {
 	for _, c := range syncproto.Codes {
 		keys = append(keys, "err."+string(c))
 	}
-	for _, r := range []*refusal{errNoSession, errCrossOrigin, errCSRF, errRole, errNoPage, errBadForm, errFormTooBig, errNoScope} {
+	for _, r := range []*refusal{errNoSession, errCrossOrigin, errCSRF, errRole, errNoPage, errBadForm, errFormTooBig, errNoScope, errNotConfirmed} {
 		keys = append(keys, r.summary, r.detail)
 	}
 	keys = slices.AppendSeq(keys, maps.Values(confirmations))

@@ -394,6 +394,11 @@ func (p *pages) revokeDevice(r *request) error {
 	if err != nil {
 		return err
 	}
+	// Revoking cannot be undone, and a village may need its laptop on
+	// election day: the row's button needs its confirm box ticked.
+	if r.param("confirm") != "yes" {
+		return p.again(r, errNotConfirmed, p.devices)
+	}
 	if _, err := p.b.RevokeDevice(r.ctx, r.principal(), id); err != nil {
 		return p.again(r, err, p.devices)
 	}

@@ -94,6 +94,8 @@ var (
 	errFormTooBig  = &refusal{http.StatusRequestEntityTooLarge, "err.too_large", "refuse.form_too_large"}
 	// errNoScope is the new-code form sent with its placeholder scope.
 	errNoScope = &refusal{http.StatusBadRequest, "err.bad_request", "refuse.no_scope"}
+	// errNotConfirmed is a revocation without its confirm box ticked.
+	errNotConfirmed = &refusal{http.StatusBadRequest, "err.bad_request", "refuse.not_confirmed"}
 )
 
 func (p *pages) newRequest(c echo.Context) *request {

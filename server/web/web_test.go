@@ -660,7 +660,15 @@ func TestRevokeDevice(t *testing.T) {
 	page := county.get(t, "/devices")
 	wantBody(t, page, `id="device-`+device+`"`, "村站笔记本", "/devices/"+device+"/revoke")
 
-	wantRedirect(t, county.post(t, "/devices/"+device+"/revoke", nil), "/devices?ok=device_revoked")
+	// Without the confirm box ticked nothing happens.
+	rec := county.post(t, "/devices/"+device+"/revoke", nil)
+	wantStatus(t, rec, http.StatusBadRequest)
+	wantBody(t, rec, "吊销不可撤销")
+	if devs, err := e.svc.Devices(t.Context(), nil); err != nil || len(devs) != 1 || !devs[0].Revoked.IsZero() {
+		t.Fatalf("an unconfirmed revocation revoked: %+v, %v", devs, err)
+	}
+	confirmed := url.Values{"confirm": {"yes"}}
+	wantRedirect(t, county.post(t, "/devices/"+device+"/revoke", confirmed), "/devices?ok=device_revoked")
 	devs, err := e.svc.Devices(t.Context(), nil)
 	if err != nil || len(devs) != 1 || devs[0].Revoked.IsZero() {
 		t.Fatalf("devices after revoking: got %+v, %v", devs, err)
@@ -672,7 +680,7 @@ func TestRevokeDevice(t *testing.T) {
 		t.Errorf("revoked device's row: %s", row)
 	}
 
-	rec := county.post(t, "/devices/dev-0000000000/revoke", nil)
+	rec = county.post(t, "/devices/dev-0000000000/revoke", confirmed)
 	wantStatus(t, rec, http.StatusNotFound)
 	wantBody(t, rec, "未找到")
 }
@@ -844,7 +852,7 @@ func TestEscaping(t *testing.T) {
 	}
 	wantBody(t, b.get(t, "/devices"), device)
 	// A path parameter does not reach the page unescaped either.
-	rec := b.post(t, "/devices/"+url.PathEscape(evil)+"/revoke", nil)
+	rec := b.post(t, "/devices/"+url.PathEscape(evil)+"/revoke", url.Values{"confirm": {"yes"}})
 	if strings.Contains(rec.Body.String(), "<script") {
 		t.Errorf("an error page renders markup from the path:\n%s", rec.Body)
 	}
