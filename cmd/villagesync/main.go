@@ -41,10 +41,11 @@ func commands() []command {
 	return []command{
 		{"serve", "run the central server", runServe},
 		{"admin", "server administration on its data dir: seed, enrollment codes, devices, revoke, keys, accounts", runAdmin},
-		{"station", "a device: enroll, sync, status, put, get", runStation},
+		{"station", "a device: enroll, sync, status, put, get, export, import, ui (the operators' web pages)", runStation},
 		{"report", "the county report from a server: table, JSON, CSV or Excel", runReport},
 		{"review", "open conflicts and rule violations; resolve them (county)", runReview},
 		{"demo", "play a whole county's season in process and print the report", runDemo},
+		{"bench", "the performance suite of SPEC §9: every figure against its target", runBench},
 	}
 }
 

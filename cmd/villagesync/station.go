@@ -25,6 +25,7 @@ func runStation(ctx context.Context, e *env, args []string) error {
 		{"get", "read a record from the local store", stationGet},
 		{"export", "write a bundle of unsynced changes (for a USB stick)", stationExport},
 		{"import", "take another device's bundle to carry it onward", stationImport},
+		{"ui", "the operator's and supervisor's web UI on this laptop", stationUI},
 	})
 }
 
