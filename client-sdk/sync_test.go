@@ -290,6 +290,30 @@ func TestSyncTokenRenewalUsesSavedNonce(t *testing.T) {
 	}
 }
 
+// TestSyncTokenRenewalAfterHours: a nonce saved hours ago has expired, so
+// the device fetches a fresh one instead of sending the stale one to be
+// refused: renewal costs nonce + token, not a refused token first.
+func TestSyncTokenRenewalAfterHours(t *testing.T) {
+	clock := newTestClock()
+	opts := testOptions(&sleeps{})
+	opts.Now = clock.Now
+	f := newFakeServer(t)
+	f.now = clock.Now
+	f.seedVillage(village)
+	d, _ := mustEnroll(t, f, election.RoleStation, village, opts)
+	mustSync(t, d)
+	clock.Advance(3 * time.Hour)
+	putAttendance(t, d, "att", 1)
+	rep := mustSync(t, d)
+	if rep.RoundTrips != 3 {
+		t.Errorf("got %d round trips hours later, want 3 (nonce, token, sync)", rep.RoundTrips)
+	}
+	_, _, _, nonces, tokens, _ := f.stats()
+	if nonces != 2 || tokens != 2 {
+		t.Errorf("got %d nonce and %d token requests, want 2 and 2 (no stale nonce sent)", nonces, tokens)
+	}
+}
+
 func TestSyncReauthenticates(t *testing.T) {
 	f, d, _ := stationWithElection(t, testOptions(&sleeps{}))
 	putAttendance(t, d, "att", 1)

@@ -29,6 +29,10 @@ const (
 // tokenMargin is how long before its expiry a cached token is renewed.
 const tokenMargin = 30 * time.Second
 
+// nonceMargin is how long before its documented expiry a saved nonce is no
+// longer tried: the device's and the server's clocks tick at their own pace.
+const nonceMargin = time.Minute
+
 // httpStatusCodes maps an HTTP status to the code a client assumes when an
 // error response carries no protocol error body (a proxy's error page, a
 // load balancer's 502). It is the reverse of the server's code→status table.
@@ -308,6 +312,15 @@ func (d *Device) accessToken(ctx context.Context, ex *exchange) (string, error) 
 	nonce, err := metaString(ctx, d.st.db, metaNonce)
 	if err != nil {
 		return "", err
+	}
+	// A nonce saved so long ago that it has expired would only be refused
+	// (a wasted round trip: election-day syncs are hours apart). It was
+	// saved at the last sync, by this device's clock.
+	if last, err := metaInt(ctx, d.st.db, metaLastSync); err != nil {
+		return "", err
+	} else if nonce != "" && d.nowMS()-last > (syncproto.NonceLifetime-nonceMargin).Milliseconds() {
+		d.log.Debug("saved nonce has expired, fetching a fresh one")
+		nonce = ""
 	}
 	if nonce != "" {
 		// A nonce is single-use whatever the outcome.

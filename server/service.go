@@ -26,7 +26,7 @@ const (
 	// DefaultNonceTTL outlives a device token, so that the nonce a device
 	// kept from its last sync still gets it a new token once the old one
 	// has expired.
-	DefaultNonceTTL      = 30 * time.Minute
+	DefaultNonceTTL      = syncproto.NonceLifetime
 	DefaultEnrollCodeTTL = 24 * time.Hour
 	MaxEnrollCodeTTL     = 7 * 24 * time.Hour
 	// TokenLeeway is the clock leeway allowed when checking exp, nbf and iat.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"time"
 )
 
 // Version is the protocol version, sent in the Villagesync-Protocol header.
@@ -59,9 +60,14 @@ type SyncResponse struct {
 	// request, covering what the server now holds of that device.
 	Relayed []Receipt `json:"relayed,omitempty"`
 	// Nonce is a fresh single-use nonce for the device's next token request,
-	// saving it a round trip.
+	// saving it a round trip. It expires NonceLifetime after it is issued.
 	Nonce string `json:"nonce,omitempty"`
 }
+
+// NonceLifetime is how long a server nonce stays usable (protocol §5.3):
+// longer than an access token lives, so the nonce a device kept from its
+// last sync gets it a new token after that token has expired.
+const NonceLifetime = 30 * time.Minute
 
 // ServerKey is a server public key, used to verify receipts.
 type ServerKey struct {
