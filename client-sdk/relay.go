@@ -95,7 +95,8 @@ func (d *Device) Import(ctx context.Context, b *syncproto.Bundle) (int, error) {
 			}
 			res, err := tx.ExecContext(ctx, `INSERT INTO relay (device, seq, prev, change) VALUES (?, ?, ?, ?)
 				ON CONFLICT (device, seq) DO UPDATE SET change = excluded.change
-				WHERE excluded.prev = relay.prev AND json_extract(relay.change, '$.sig') IS NULL`,
+				WHERE excluded.prev = relay.prev AND json_extract(relay.change, '$.sig') IS NULL
+					AND excluded.change <> relay.change`,
 				c.Device, c.Seq, prev[:], js)
 			if err != nil {
 				return 0, fmt.Errorf("import: %w", err)

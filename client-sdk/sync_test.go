@@ -542,3 +542,22 @@ func TestSyncConcurrentCapture(t *testing.T) {
 	}
 	wantHeld(t, f, d.ID(), 50)
 }
+
+// TestImportCountsOnce: importing a bundle counts its changes once; the
+// same bundle imported again adds nothing.
+func TestImportCountsOnce(t *testing.T) {
+	ctx := context.Background()
+	f, a, _ := stationWithElection(t, testOptions(&sleeps{}))
+	putAttendance(t, a, "att", 3)
+	b, _ := mustEnroll(t, f, election.RoleSupervisor, township, testOptions(&sleeps{}))
+	bundle, err := a.Export(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int{3, 0} {
+		n, err := b.Import(ctx, bundle)
+		if err != nil || n != want {
+			t.Errorf("import %d: got %d, %v; want %d new", i+1, n, err, want)
+		}
+	}
+}
