@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"villagesync/election"
+	"villagesync/internal/webui/webuitest"
 )
 
 // electionOf returns the seeded election of village with its candidates'
@@ -85,8 +86,8 @@ func TestElectionDay(t *testing.T) {
 
 	// The election from the synced reference data.
 	rec := st.get(t, "/election")
-	wantStatus(t, rec, http.StatusOK)
-	wantBody(t, rec, e.ID, names[e.Candidates[0]], names[e.Candidates[len(e.Candidates)-1]], "应选人数")
+	webuitest.WantStatus(t, rec, http.StatusOK)
+	webuitest.WantBody(t, rec, e.ID, names[e.Candidates[0]], names[e.Candidates[len(e.Candidates)-1]], "应选人数")
 	if got := cell(t, rec.Body.String(), "el-seats"); got != strconv.Itoa(e.Seats) {
 		t.Errorf("seats shown: got %s, want %d", got, e.Seats)
 	}
@@ -97,8 +98,8 @@ func TestElectionDay(t *testing.T) {
 	// Attendance.
 	present := roll.Eligible - 1
 	rec = st.post(t, "/attendance", url.Values{"election": {e.ID}, "eligible": {strconv.Itoa(roll.Eligible)}, "present": {strconv.Itoa(present)}})
-	wantStatus(t, rec, http.StatusOK)
-	wantBody(t, rec, "到会情况已保存")
+	webuitest.WantStatus(t, rec, http.StatusOK)
+	webuitest.WantBody(t, rec, "到会情况已保存")
 	var att election.Attendance
 	if err := json.Unmarshal(st.record(t, "attendance", e.ID+"-ATT").Body, &att); err != nil {
 		t.Fatal(err)
@@ -136,9 +137,9 @@ func TestElectionDay(t *testing.T) {
 	}
 	for i, b := range ballots {
 		rec := st.post(t, "/ballots", b.form)
-		wantStatus(t, rec, http.StatusOK)
+		webuitest.WantStatus(t, rec, http.StatusOK)
 		body := rec.Body.String()
-		wantBody(t, rec, fmt.Sprintf("第 %d 号选票已保存", i+1))
+		webuitest.WantBody(t, rec, fmt.Sprintf("第 %d 号选票已保存", i+1))
 		if got := cell(t, body, "tally-returned"); got != strconv.Itoa(b.returned) {
 			t.Errorf("after ballot %d: running tally returned %s, want %d", i+1, got, b.returned)
 		}
@@ -152,12 +153,12 @@ func TestElectionDay(t *testing.T) {
 			t.Errorf("after ballot %d: last candidate's yes %s, want %d", i+1, got, b.lastYes)
 		}
 		if b.wantP4 {
-			wantBody(t, rec, `id="warnings"`, "P4", "此票无效")
+			webuitest.WantBody(t, rec, `id="warnings"`, "P4", "此票无效")
 		} else {
 			wantNotBody(t, rec, `id="warnings"`)
 		}
 		if b.writtenIn != "" {
-			wantBody(t, rec, b.writtenIn)
+			webuitest.WantBody(t, rec, b.writtenIn)
 		}
 		// The next form is for the next serial.
 		if got := fieldValue(t, body, "ballot-serial"); got != strconv.Itoa(i+2) {
@@ -180,7 +181,7 @@ func TestElectionDay(t *testing.T) {
 
 	// The tally sheet, prefilled from the ballots and the attendance.
 	rec = st.get(t, "/tally?election="+url.QueryEscape(e.ID)+"&round=1")
-	wantStatus(t, rec, http.StatusOK)
+	webuitest.WantStatus(t, rec, http.StatusOK)
 	body := rec.Body.String()
 	for id, want := range map[string]int{
 		"sheet-issued": present, "sheet-returned": 3, "sheet-valid": 2, "sheet-invalid": 1,
@@ -206,8 +207,8 @@ func TestElectionDay(t *testing.T) {
 		form.Set("abstain."+c, fieldValue(t, body, fmt.Sprintf("sheet-abstain-%d", i+1)))
 	}
 	rec = st.post(t, "/tally", form)
-	wantStatus(t, rec, http.StatusOK)
-	wantBody(t, rec, "计票结果已保存", `id="sheet-`+e.ID+`-R1"`)
+	webuitest.WantStatus(t, rec, http.StatusOK)
+	webuitest.WantBody(t, rec, "计票结果已保存", `id="sheet-`+e.ID+`-R1"`)
 	wantNotBody(t, rec, `id="tally-form"`, `id="warnings"`)
 	sheet, err := election.DecodeTallySheet(st.record(t, "tally_sheet", e.ID+"-R1").Body)
 	if err != nil {
@@ -222,15 +223,15 @@ func TestElectionDay(t *testing.T) {
 	// The records page: the ballots pending, the candidates from the
 	// server.
 	rec = st.get(t, "/records?collection=ballot")
-	wantBody(t, rec, `id="rec-`+e.ID+`-R1-B1" class="state-pending"`, `id="coll-ballot"`, `id="coll-candidate"`)
-	wantBody(t, st.get(t, "/records?collection=candidate"), `id="rec-`+e.Candidates[0]+`" class="state-pulled"`)
+	webuitest.WantBody(t, rec, `id="rec-`+e.ID+`-R1-B1" class="state-pending"`, `id="coll-ballot"`, `id="coll-candidate"`)
+	webuitest.WantBody(t, st.get(t, "/records?collection=candidate"), `id="rec-`+e.Candidates[0]+`" class="state-pulled"`)
 
 	// 同步: five records go up in one round trip and the server holds them
 	// as captured.
 	rec = st.post(t, "/sync", nil)
-	wantStatus(t, rec, http.StatusOK)
+	webuitest.WantStatus(t, rec, http.StatusOK)
 	body = rec.Body.String()
-	wantBody(t, rec, "同步完成")
+	webuitest.WantBody(t, rec, "同步完成")
 	if got := cell(t, body, "sync-pushed"); got != "5" {
 		t.Errorf("pushed: got %s, want 5", got)
 	}
@@ -240,7 +241,7 @@ func TestElectionDay(t *testing.T) {
 	if got := cell(t, body, "sync-round-trips"); got != "1" {
 		t.Errorf("round trips: got %s, want 1", got)
 	}
-	wantBody(t, rec, "已签收至第 5 条")
+	webuitest.WantBody(t, rec, "已签收至第 5 条")
 	ids := [][2]string{{"attendance", e.ID + "-ATT"}, {"tally_sheet", e.ID + "-R1"}}
 	for i := range ballots {
 		ids = append(ids, [2]string{"ballot", fmt.Sprintf("%s-R1-B%d", e.ID, i+1)})
@@ -253,11 +254,11 @@ func TestElectionDay(t *testing.T) {
 		w.onServer(t, id[0], id[1], held.Body)
 	}
 
-	wantBody(t, st.get(t, "/records?collection=ballot"), `id="rec-`+e.ID+`-R1-B1" class="state-synced"`)
+	webuitest.WantBody(t, st.get(t, "/records?collection=ballot"), `id="rec-`+e.ID+`-R1-B1" class="state-synced"`)
 
 	// The tally page now shows the sheet, not the form.
 	rec = st.get(t, "/tally?election="+url.QueryEscape(e.ID))
-	wantBody(t, rec, `id="sheet-`+e.ID+`-R1"`, "已同步", "计票人 甲")
+	webuitest.WantBody(t, rec, `id="sheet-`+e.ID+`-R1"`, "已同步", "计票人 甲")
 	wantNotBody(t, rec, `id="tally-form"`)
 }
 
@@ -316,9 +317,9 @@ func TestRuleWarnings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := st.post(t, tt.path, tt.form)
-			wantStatus(t, rec, http.StatusOK)
-			wantBody(t, rec, `id="warnings"`)
-			wantBody(t, rec, tt.want...)
+			webuitest.WantStatus(t, rec, http.StatusOK)
+			webuitest.WantBody(t, rec, `id="warnings"`)
+			webuitest.WantBody(t, rec, tt.want...)
 			st.record(t, tt.coll, tt.id) // stored all the same
 		})
 	}
@@ -336,7 +337,7 @@ func TestFormsKeepWhatWasTyped(t *testing.T) {
 	marks[0] = election.MarkYes
 
 	// A ballot captured once, for the conflicting case below.
-	wantStatus(t, st.post(t, "/ballots", ballotForm(e, 1, marks)), http.StatusOK)
+	webuitest.WantStatus(t, st.post(t, "/ballots", ballotForm(e, 1, marks)), http.StatusOK)
 	other := slices.Clone(marks)
 	other[0], other[1] = election.MarkNo, election.MarkYes
 
@@ -400,9 +401,9 @@ func TestFormsKeepWhatWasTyped(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := st.captured(t)
 			rec := st.post(t, tt.path, tt.form)
-			wantStatus(t, rec, tt.wantStatus)
-			wantBody(t, rec, `id="notice" class="notice error"`)
-			wantBody(t, rec, tt.want...)
+			webuitest.WantStatus(t, rec, tt.wantStatus)
+			webuitest.WantBody(t, rec, `id="notice" class="notice error"`)
+			webuitest.WantBody(t, rec, tt.want...)
 			if after := st.captured(t); after != before {
 				t.Errorf("captured changes: got %d after the refused form, want %d", after, before)
 			}
@@ -413,7 +414,7 @@ func TestFormsKeepWhatWasTyped(t *testing.T) {
 		// A double click sends the same ballot again: it is recorded once.
 		before := st.captured(t)
 		rec := st.post(t, "/ballots", ballotForm(e, 1, marks))
-		wantStatus(t, rec, http.StatusOK)
+		webuitest.WantStatus(t, rec, http.StatusOK)
 		if after := st.captured(t); after != before {
 			t.Errorf("captured changes: got %d after sending ballot 1 again, want %d", after, before)
 		}

@@ -1,8 +1,6 @@
 package station
 
 import (
-	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,59 +9,17 @@ import (
 	"testing"
 
 	"villagesync/election"
+	"villagesync/internal/webui/webuitest"
 	"villagesync/syncproto"
 )
 
-func TestCatalogues(t *testing.T) {
-	zhKeys := slices.Sorted(maps.Keys(zhCN))
-	enKeys := slices.Sorted(maps.Keys(en))
-	for _, k := range zhKeys {
-		if _, ok := en[k]; !ok {
-			t.Errorf("key %q is in the Chinese catalogue only", k)
-		}
-	}
-	for _, k := range enKeys {
-		if _, ok := zhCN[k]; !ok {
-			t.Errorf("key %q is in the English catalogue only", k)
-		}
-	}
-	verbs := regexp.MustCompile(`%[a-z]`)
-	for _, k := range zhKeys {
-		zh, e := zhCN[k], en[k]
-		if strings.TrimSpace(zh) == "" || strings.TrimSpace(e) == "" {
-			t.Errorf("key %q: empty message (zh %q, en %q)", k, zh, e)
-		}
-		if z, g := verbs.FindAllString(zh, -1), verbs.FindAllString(e, -1); !slices.Equal(z, g) {
-			t.Errorf("key %q: format verbs differ: zh %v, en %v", k, z, g)
-		}
-	}
-}
+func TestCatalogues(t *testing.T) { webuitest.CheckCatalogues(t, zhCN, en) }
 
 // TestCatalogueCoversUse checks that every message the pages ask for is in
 // both catalogues: the keys in the templates and in the Go code, the error
 // codes, the refusals and navigation, and the values the device holds.
 func TestCatalogueCoversUse(t *testing.T) {
-	var keys []string
-	tmplKey := regexp.MustCompile(`\.T "([a-z0-9_.]+)"`)
-	err := fs.WalkDir(templateFS, "templates", func(name string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := templateFS.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		for _, m := range tmplKey.FindAllStringSubmatch(string(b), -1) {
-			keys = append(keys, m[1])
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(keys) < 150 {
-		t.Fatalf("found %d message keys in the templates: the pattern misses them", len(keys))
-	}
+	keys := webuitest.TemplateKeys(t, templateFS, "templates", 150)
 	// Keys the templates build: (print "records.kind_" .Kind) and
 	// (print "state." .State).
 	keys = append(keys, "records.kind_reference", "records.kind_fact", "state.pending", "state.synced", "state.pulled")
@@ -96,7 +52,7 @@ func TestCatalogueCoversUse(t *testing.T) {
 		keys = append(keys, "err."+string(c))
 	}
 	for _, r := range []*refusal{errCrossOrigin, errCSRF, errRole, errNoPage, errBadForm, errFormTooBig, errNoElection, errBadID, errNoCollection} {
-		keys = append(keys, r.summary, r.detail)
+		keys = append(keys, r.Summary, r.Detail)
 	}
 	for _, n := range nav {
 		keys = append(keys, n.Key)

@@ -3,8 +3,6 @@ package station_test
 import (
 	"context"
 	"errors"
-	"html"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -21,6 +18,7 @@ import (
 
 	client "villagesync/client-sdk"
 	"villagesync/election"
+	"villagesync/internal/webui/webuitest"
 	"villagesync/server"
 	"villagesync/server/httpapi/httptestutil"
 	"villagesync/station"
@@ -140,40 +138,18 @@ type request struct {
 // for a POST from the UI's own pages (same origin).
 func (l *laptop) do(t *testing.T, r request) *httptest.ResponseRecorder {
 	t.Helper()
-	var body io.Reader
-	if r.form != nil {
-		body = strings.NewReader(r.form.Encode())
-	}
-	req := httptest.NewRequestWithContext(t.Context(), r.method, r.path, body)
-	req.Host = uiAddr
+	host := uiAddr
 	if r.host != "" {
-		req.Host = r.host
+		host = r.host
 	}
-	if r.form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	if r.method == http.MethodPost {
-		req.Header.Set("Sec-Fetch-Site", "same-origin")
-		req.Header.Set("Origin", "http://"+req.Host)
-	}
-	for k, vs := range r.header {
-		req.Header.Del(k)
-		for _, v := range vs {
-			if v != "" {
-				req.Header.Add(k, v)
-			}
-		}
-	}
+	req := webuitest.NewRequest(t, r.method, r.path, host, r.form, r.header)
 	rec := httptest.NewRecorder()
 	l.ui.ServeHTTP(rec, req)
-	if m := csrfField.FindStringSubmatch(rec.Body.String()); m != nil {
-		l.csrf = html.UnescapeString(m[1])
+	if token, ok := webuitest.CSRFToken(rec.Body.String()); ok {
+		l.csrf = token
 	}
 	return rec
 }
-
-// csrfField finds the hidden CSRF field of a form.
-var csrfField = regexp.MustCompile(`name="csrf" value="([^"]*)"`)
 
 func (l *laptop) get(t *testing.T, path string) *httptest.ResponseRecorder {
 	t.Helper()
@@ -230,25 +206,6 @@ func (w *world) notOnServer(t *testing.T, collection, id string) {
 	var e *syncproto.Error
 	if !errors.As(err, &e) || e.Code != syncproto.CodeNotFound {
 		t.Errorf("server %s %s: got %v, want not found", collection, id, err)
-	}
-}
-
-// wantStatus fails the test unless rec has status want.
-func wantStatus(t *testing.T, rec *httptest.ResponseRecorder, want int) {
-	t.Helper()
-	if rec.Code != want {
-		t.Fatalf("got status %d, want %d: %s", rec.Code, want, rec.Body)
-	}
-}
-
-// wantBody fails the test unless the body holds every one of want.
-func wantBody(t *testing.T, rec *httptest.ResponseRecorder, want ...string) {
-	t.Helper()
-	body := rec.Body.String()
-	for _, w := range want {
-		if !strings.Contains(body, w) {
-			t.Errorf("body: want it to contain %q:\n%s", w, body)
-		}
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 // maxRecordRows bounds the records one page lists.
 const maxRecordRows = 500
 
-var errNoCollection = &refusal{http.StatusNotFound, "err.not_found", "refuse.no_collection"}
+var errNoCollection = &refusal{Status: http.StatusNotFound, Summary: "err.not_found", Detail: "refuse.no_collection"}
 
 // collectionTab is one collection in the records overview.
 type collectionTab struct {

@@ -7,16 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"io/fs"
-	"mime"
 	"net/http"
 	"net/url"
-	"path"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"villagesync/election"
+	"villagesync/internal/webui"
 	"villagesync/syncproto"
 )
 
@@ -69,38 +67,17 @@ func pretty(raw json.RawMessage) string {
 }
 
 func parseTemplates() (map[string]*pageTemplate, error) {
-	out := make(map[string]*pageTemplate, len(pageNames))
-	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("station ui: parse template %s: %w", name, err)
-		}
-		out[name] = t
+	out, err := webui.ParseTemplates(templateFS, "templates", funcs, pageNames, "parts")
+	if err != nil {
+		return nil, fmt.Errorf("station ui: %w", err)
 	}
 	return out, nil
 }
 
-// staticFile is an embedded asset.
-type staticFile struct {
-	contentType string
-	body        []byte
-}
-
-func loadStatic() (map[string]staticFile, error) {
-	out := make(map[string]staticFile)
-	err := fs.WalkDir(staticFS, "static", func(name string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := staticFS.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		out[path.Base(name)] = staticFile{contentType: mime.TypeByExtension(path.Ext(name)), body: b}
-		return nil
-	})
+func loadStatic() (map[string]webui.StaticFile, error) {
+	out, err := webui.LoadStatic(staticFS, "static")
 	if err != nil {
-		return nil, fmt.Errorf("station ui: load static files: %w", err)
+		return nil, fmt.Errorf("station ui: %w", err)
 	}
 	return out, nil
 }
@@ -111,7 +88,7 @@ func (u *UI) serveStatic(c echo.Context) error {
 		return u.fail(u.newRequest(c), errNoPage)
 	}
 	c.Response().Header().Set(echo.HeaderCacheControl, staticMaxAge)
-	return c.Blob(http.StatusOK, f.contentType, f.body)
+	return c.Blob(http.StatusOK, f.ContentType, f.Body)
 }
 
 // notice is the banner of a page: an error or a confirmation.
@@ -213,7 +190,7 @@ func clientError(err error) (*syncproto.Error, bool) {
 // language. An internal error is logged with an id the operator sees.
 func (u *UI) describe(r *request, err error) (int, *notice) {
 	if rf, ok := errors.AsType[*refusal](err); ok {
-		return rf.status, &notice{Error: true, Summary: r.lang.Msg(rf.summary), Detail: r.lang.Msg(rf.detail)}
+		return rf.Status, &notice{Error: true, Summary: r.lang.Msg(rf.Summary), Detail: r.lang.Msg(rf.Detail)}
 	}
 	if fe, ok := errors.AsType[*formError](err); ok {
 		return http.StatusUnprocessableEntity, &notice{Error: true, Summary: r.lang.Msg("form.invalid"), Detail: fe.text(r.lang)}
@@ -272,7 +249,7 @@ func (u *UI) routeError(err error, c echo.Context) {
 	if he, ok := errors.AsType[*echo.HTTPError](err); ok {
 		switch he.Code {
 		case http.StatusNotFound, http.StatusMethodNotAllowed:
-			_ = u.fail(r, &refusal{he.Code, "err.not_found", "refuse.no_page"})
+			_ = u.fail(r, &refusal{Status: he.Code, Summary: "err.not_found", Detail: "refuse.no_page"})
 			return
 		}
 	}

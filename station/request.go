@@ -2,18 +2,15 @@ package station
 
 import (
 	"context"
-	"crypto/subtle"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"villagesync/election"
+	"villagesync/internal/webui"
 )
 
 // Cookies and form fields of the pages.
@@ -64,25 +61,19 @@ func (r *request) query(name string) string {
 type handlerFunc func(r *request) error
 
 // refusal is a request the pages refuse before it reaches the device.
-type refusal struct {
-	status  int
-	summary string // message key
-	detail  string // message key
-}
-
-func (e *refusal) Error() string { return fmt.Sprintf("%d %s", e.status, e.detail) }
+type refusal = webui.Refusal
 
 // Refusals.
 var (
-	errCrossOrigin = &refusal{http.StatusForbidden, "err.forbidden", "refuse.cross_origin"}
-	errCSRF        = &refusal{http.StatusForbidden, "err.forbidden", "refuse.csrf"}
-	errRole        = &refusal{http.StatusForbidden, "err.forbidden", "refuse.role"}
-	errNoPage      = &refusal{http.StatusNotFound, "err.not_found", "refuse.no_page"}
-	errBadForm     = &refusal{http.StatusBadRequest, "err.bad_request", "refuse.bad_form"}
-	errFormTooBig  = &refusal{http.StatusRequestEntityTooLarge, "err.too_large", "refuse.form_too_large"}
-	errNoElection  = &refusal{http.StatusNotFound, "err.not_found", "refuse.no_election"}
+	errCrossOrigin = webui.ErrCrossOrigin
+	errCSRF        = webui.ErrCSRF
+	errRole        = webui.ErrRole
+	errNoPage      = webui.ErrNoPage
+	errBadForm     = webui.ErrBadForm
+	errFormTooBig  = webui.ErrFormTooBig
+	errNoElection  = &refusal{Status: http.StatusNotFound, Summary: "err.not_found", Detail: "refuse.no_election"}
 	// errBadID is a form whose record id was tampered with.
-	errBadID = &refusal{http.StatusBadRequest, "err.bad_request", "refuse.bad_id"}
+	errBadID = &refusal{Status: http.StatusBadRequest, Summary: "err.bad_request", Detail: "refuse.bad_id"}
 )
 
 func (u *UI) newRequest(c echo.Context) *request {
@@ -130,56 +121,21 @@ func (u *UI) action(fn handlerFunc, roles []election.Role) echo.HandlerFunc {
 
 // checkPost refuses cross-origin POSTs and reads the form body, capped.
 func (u *UI) checkPost(r *request) error {
-	req := r.c.Request()
-	if err := u.cop.Check(req); err != nil {
+	err := webui.ReadForm(r.c, u.cop, formLimit)
+	if err == errCrossOrigin {
 		u.warn(r, "form refused: cross-origin request")
-		return errCrossOrigin
 	}
-	req.Body = http.MaxBytesReader(r.c.Response(), req.Body, formLimit)
-	if err := req.ParseForm(); err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return errFormTooBig
-		}
-		return errBadForm
-	}
-	return nil
+	return err
 }
 
 // validCSRF compares a submitted token with this process's in constant
 // time.
-func (u *UI) validCSRF(token string) bool {
-	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(u.csrf)) == 1
-}
-
-// cookie returns the value of a cookie, "" if it is missing or too long.
-func (u *UI) cookie(c echo.Context, name string) string {
-	ck, err := c.Cookie(name)
-	if err != nil || len(ck.Value) > maxCookieValue {
-		return ""
-	}
-	return ck.Value
-}
+func (u *UI) validCSRF(token string) bool { return webui.EqualTokens(token, u.csrf) }
 
 // language is the request's language: ?lang=zh|en (remembered in a cookie
 // when it comes with a GET), else the cookie, else Simplified Chinese.
 func (u *UI) language(c echo.Context) *lang {
-	if l, ok := languages[c.QueryParam("lang")]; ok {
-		if c.Request().Method == http.MethodGet {
-			c.SetCookie(&http.Cookie{
-				Name:     langCookie,
-				Value:    l.Code,
-				Path:     "/",
-				MaxAge:   int(langTTL / time.Second),
-				HttpOnly: true,
-				SameSite: http.SameSiteLaxMode,
-			})
-		}
-		return l
-	}
-	if l, ok := languages[u.cookie(c, langCookie)]; ok {
-		return l
-	}
-	return languages[defaultLang]
+	return webui.ChooseLang(c, languages, webui.LangCookie{Name: langCookie, MaxAge: langTTL, MaxValue: maxCookieValue})
 }
 
 // warn logs a refused request: its route, never its cookies or fields.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"villagesync/election"
+	"villagesync/internal/webui/webuitest"
 	"villagesync/station"
 	"villagesync/syncproto"
 )
@@ -122,8 +123,8 @@ func TestAttacks(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := st.captured(t)
 			rec := st.do(t, tt.req)
-			wantStatus(t, rec, tt.wantStatus)
-			wantBody(t, rec, tt.want)
+			webuitest.WantStatus(t, rec, tt.wantStatus)
+			webuitest.WantBody(t, rec, tt.want)
 			if after := st.captured(t); after != before {
 				t.Errorf("captured changes: got %d after the attack, want %d", after, before)
 			}
@@ -139,7 +140,7 @@ func TestAttacks(t *testing.T) {
 	}
 	// The real form still works: the refusals above were not for lack of a
 	// valid request.
-	wantStatus(t, st.post(t, "/attendance", url.Values{"election": {e.ID}, "eligible": {"40"}, "present": {"40"}}), http.StatusOK)
+	webuitest.WantStatus(t, st.post(t, "/attendance", url.Values{"election": {e.ID}, "eligible": {"40"}, "present": {"40"}}), http.StatusOK)
 }
 
 // TestHosts checks the Host names the UI answers to: loopback addresses
@@ -149,7 +150,7 @@ func TestHosts(t *testing.T) {
 	st := w.laptop(t, election.RoleStation, w.Village(0, 0))
 	for _, host := range []string{"127.0.0.1:8181", "localhost:8181", "[::1]:8181", "127.0.0.2:8181"} {
 		t.Run(host, func(t *testing.T) {
-			wantStatus(t, st.do(t, request{method: http.MethodGet, path: "/", host: host}), http.StatusOK)
+			webuitest.WantStatus(t, st.do(t, request{method: http.MethodGet, path: "/", host: host}), http.StatusOK)
 		})
 	}
 
@@ -171,7 +172,7 @@ func TestHosts(t *testing.T) {
 			req.Host = host
 			rec := httptest.NewRecorder()
 			remote.ServeHTTP(rec, req)
-			wantStatus(t, rec, want)
+			webuitest.WantStatus(t, rec, want)
 		})
 	}
 }
@@ -203,9 +204,9 @@ func TestLanguage(t *testing.T) {
 	w := newWorld(t)
 	st := w.laptop(t, election.RoleStation, w.Village(0, 0))
 	rec := st.get(t, "/election")
-	wantBody(t, rec, `<html lang="zh-CN">`, "本村选举", `href="/election?lang=en"`)
+	webuitest.WantBody(t, rec, `<html lang="zh-CN">`, "本村选举", `href="/election?lang=en"`)
 	rec = st.get(t, "/election?lang=en")
-	wantBody(t, rec, `<html lang="en">`, "Village election", `href="/election?lang=zh"`)
+	webuitest.WantBody(t, rec, `<html lang="en">`, "Village election", `href="/election?lang=zh"`)
 	var cookie *http.Cookie
 	for _, c := range rec.Result().Cookies() {
 		if c.Name == "vs_station_lang" {
@@ -216,7 +217,7 @@ func TestLanguage(t *testing.T) {
 		t.Fatalf("language cookie: got %+v, want an HttpOnly vs_station_lang=en", cookie)
 	}
 	rec = st.do(t, request{method: http.MethodGet, path: "/", header: http.Header{"Cookie": {cookie.Name + "=" + cookie.Value}}})
-	wantBody(t, rec, `<html lang="en">`, "This laptop", "Sync")
+	webuitest.WantBody(t, rec, `<html lang="en">`, "This laptop", "Sync")
 }
 
 // TestEscaping captures text a hostile or careless hand could type and
@@ -230,16 +231,16 @@ func TestEscaping(t *testing.T) {
 	page := sup.get(t, "/supervision").Body.String()
 	rec := sup.post(t, "/supervision/problem", url.Values{"id": {formID(t, page, "PB-")}, "village": {village}, "source": {"visit"},
 		"category": {`<b>类别</b>`}, "description": {evil}})
-	wantStatus(t, rec, http.StatusOK)
+	webuitest.WantStatus(t, rec, http.StatusOK)
 	rec = sup.post(t, "/supervision/visit", url.Values{"id": {formID(t, rec.Body.String(), "SV-")}, "village": {village}, "round": {"1"},
 		"visited_at": {"2026-03-07T09:00"}, "notes": {evil}})
-	wantStatus(t, rec, http.StatusOK)
+	webuitest.WantStatus(t, rec, http.StatusOK)
 	for _, path := range []string{"/supervision", "/records?collection=problem", "/records?collection=supervision_visit"} {
 		t.Run(path, func(t *testing.T) {
 			rec := sup.get(t, path)
-			wantStatus(t, rec, http.StatusOK)
+			webuitest.WantStatus(t, rec, http.StatusOK)
 			wantNotBody(t, rec, "<script", "<img", "<b>类别")
-			wantBody(t, rec, "&lt;script&gt;")
+			webuitest.WantBody(t, rec, "&lt;script&gt;")
 		})
 	}
 
@@ -251,10 +252,10 @@ func TestEscaping(t *testing.T) {
 		marks[i] = election.MarkAbstain
 	}
 	rec = st.post(t, "/ballots", ballotForm(e, 1, marks, `"><script>alert(2)</script>`))
-	wantStatus(t, rec, http.StatusOK)
+	webuitest.WantStatus(t, rec, http.StatusOK)
 	wantNotBody(t, rec, "<script")
 	rec = st.get(t, "/tally?election="+e.ID)
-	wantStatus(t, rec, http.StatusOK)
+	webuitest.WantStatus(t, rec, http.StatusOK)
 	wantNotBody(t, rec, "<script")
-	wantBody(t, rec, `value="&#34;&gt;&lt;script&gt;alert(2)&lt;/script&gt;"`)
+	webuitest.WantBody(t, rec, `value="&#34;&gt;&lt;script&gt;alert(2)&lt;/script&gt;"`)
 }

@@ -12,6 +12,7 @@ import (
 
 	client "villagesync/client-sdk"
 	"villagesync/election"
+	"villagesync/internal/webui"
 )
 
 // Limits of the supervision forms.
@@ -161,7 +162,7 @@ func (u *UI) renderSupervision(r *request, forms supervisionForms) error {
 		data.Rectifications = append(data.Rectifications, rectificationRow{held: rc, Problem: label})
 	}
 
-	now := u.cfg.Now().In(shanghai)
+	now := u.cfg.Now().In(webui.Shanghai)
 	data.Visit = visitForm{ID: "SV-" + newID(), Round: "1", VisitedAt: now.Format(datetimeLocal)}
 	if forms.visit != nil {
 		data.Visit = *forms.visit
@@ -300,7 +301,7 @@ func (u *UI) captureVisit(r *request) error {
 // Standard Time, as RFC 3339.
 func parseLocalTime(s string) (string, error) {
 	for _, layout := range []string{datetimeLocal, datetimeLocal + ":05", "2006-01-02 15:04"} {
-		if t, err := time.ParseInLocation(layout, s, shanghai); err == nil {
+		if t, err := time.ParseInLocation(layout, s, webui.Shanghai); err == nil {
 			return t.Format(time.RFC3339), nil
 		}
 	}

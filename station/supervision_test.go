@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"villagesync/election"
+	"villagesync/internal/webui/webuitest"
 )
 
 // formID returns the record id the page gave the form whose ids start
@@ -41,15 +42,15 @@ func TestSupervisor(t *testing.T) {
 	sup := w.laptop(t, election.RoleSupervisor, township)
 
 	page := sup.get(t, "/supervision")
-	wantStatus(t, page, http.StatusOK)
+	webuitest.WantStatus(t, page, http.StatusOK)
 	// The village select lists the township's villages only.
-	wantBody(t, page, `<option value="`+village+`"`)
+	webuitest.WantBody(t, page, `<option value="`+village+`"`)
 	wantNotBody(t, page, `<option value="`+w.Village(1, 0)+`"`)
 	visitID := formID(t, page.Body.String(), "SV-")
 	visit := url.Values{"id": {visitID}, "village": {village}, "round": {"2"}, "visited_at": {"2026-03-07T10:30"}, "notes": {"检查选票印制与封存"}}
 	rec := sup.post(t, "/supervision/visit", visit)
-	wantStatus(t, rec, http.StatusOK)
-	wantBody(t, rec, "督导记录已保存", "检查选票印制与封存")
+	webuitest.WantStatus(t, rec, http.StatusOK)
+	webuitest.WantBody(t, rec, "督导记录已保存", "检查选票印制与封存")
 	var vb struct {
 		Village   string `json:"village"`
 		Round     int    `json:"round"`
@@ -68,7 +69,7 @@ func TestSupervisor(t *testing.T) {
 		t.Errorf("the visit form after saving kept id %s", visitID)
 	}
 	before := sup.captured(t)
-	wantStatus(t, sup.post(t, "/supervision/visit", visit), http.StatusOK)
+	webuitest.WantStatus(t, sup.post(t, "/supervision/visit", visit), http.StatusOK)
 	if after := sup.captured(t); after != before {
 		t.Errorf("sending the same visit form twice: %d changes, want %d", after, before)
 	}
@@ -76,16 +77,16 @@ func TestSupervisor(t *testing.T) {
 	problemID := formID(t, rec.Body.String(), "PB-")
 	rec = sup.post(t, "/supervision/problem", url.Values{"id": {problemID}, "village": {village}, "source": {election.SourceVisit},
 		"category": {"选票"}, "description": {"选票未按姓氏笔画排序"}})
-	wantStatus(t, rec, http.StatusOK)
-	wantBody(t, rec, "问题已记录", "选票未按姓氏笔画排序")
+	webuitest.WantStatus(t, rec, http.StatusOK)
+	webuitest.WantBody(t, rec, "问题已记录", "选票未按姓氏笔画排序")
 
 	rectID := formID(t, rec.Body.String(), "RC-")
 	// The problem is offered for rectification.
-	wantBody(t, rec, `<option value="`+problemID+`"`)
+	webuitest.WantBody(t, rec, `<option value="`+problemID+`"`)
 	rec = sup.post(t, "/supervision/rectification", url.Values{"id": {rectID}, "problem": {problemID},
 		"status": {election.RectificationRectified}, "notes": {"已重新印制选票"}})
-	wantStatus(t, rec, http.StatusOK)
-	wantBody(t, rec, "整改情况已记录", "已整改")
+	webuitest.WantStatus(t, rec, http.StatusOK)
+	webuitest.WantBody(t, rec, "整改情况已记录", "已整改")
 	ev, err := election.DecodeRectification(sup.record(t, "rectification", rectID).Body)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +97,7 @@ func TestSupervisor(t *testing.T) {
 
 	// The township page counts what the device holds, village by village.
 	rec = sup.get(t, "/township")
-	wantStatus(t, rec, http.StatusOK)
+	webuitest.WantStatus(t, rec, http.StatusOK)
 	r := row(t, rec.Body.String(), "village-"+village)
 	for _, want := range []string{`class="v-visits">2<`, `class="num v-problems">1<`, `class="num v-rects">1<`, `class="num v-pending">3<`} {
 		if !strings.Contains(r, want) {
@@ -109,7 +110,7 @@ func TestSupervisor(t *testing.T) {
 
 	// 同步: the server holds all three.
 	rec = sup.post(t, "/sync", nil)
-	wantStatus(t, rec, http.StatusOK)
+	webuitest.WantStatus(t, rec, http.StatusOK)
 	if got := cell(t, rec.Body.String(), "sync-pushed"); got != "3" {
 		t.Errorf("pushed: got %s, want 3", got)
 	}
@@ -179,8 +180,8 @@ func TestSupervisorFormsRefused(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := sup.captured(t)
 			rec := sup.post(t, tt.path, tt.form)
-			wantStatus(t, rec, tt.wantStatus)
-			wantBody(t, rec, tt.want...)
+			webuitest.WantStatus(t, rec, tt.wantStatus)
+			webuitest.WantBody(t, rec, tt.want...)
 			if after := sup.captured(t); after != before {
 				t.Errorf("captured changes: got %d, want %d", after, before)
 			}

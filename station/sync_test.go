@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"villagesync/election"
+	"villagesync/internal/webui/webuitest"
 	"villagesync/syncproto"
 )
 
@@ -21,17 +22,17 @@ func TestSyncOffline(t *testing.T) {
 	village := w.Village(0, 0)
 	e, roll := w.ElectionOf(t, village)
 	st := w.laptop(t, election.RoleStation, village)
-	wantStatus(t, st.post(t, "/attendance", url.Values{"election": {e.ID}, "eligible": {strconv.Itoa(roll.Eligible)}, "present": {strconv.Itoa(roll.Eligible)}}), http.StatusOK)
+	webuitest.WantStatus(t, st.post(t, "/attendance", url.Values{"election": {e.ID}, "eligible": {strconv.Itoa(roll.Eligible)}, "present": {strconv.Itoa(roll.Eligible)}}), http.StatusOK)
 
 	st.link.offline.Store(true)
 	rec := st.post(t, "/sync", nil)
-	wantStatus(t, rec, http.StatusOK)
-	wantBody(t, rec, `id="sync-error"`, "无法连接服务器，数据已安全保存在本机，有网络时再同步")
+	webuitest.WantStatus(t, rec, http.StatusOK)
+	webuitest.WantBody(t, rec, `id="sync-error"`, "无法连接服务器，数据已安全保存在本机，有网络时再同步")
 	if got := cell(t, rec.Body.String(), "sync-pending"); got != "1" {
 		t.Errorf("pending after the failed sync: got %s, want 1", got)
 	}
 	rec = st.post(t, "/sync?lang=en", nil)
-	wantBody(t, rec, "Cannot reach the server. The data is safe on this laptop")
+	webuitest.WantBody(t, rec, "Cannot reach the server. The data is safe on this laptop")
 	if !st.record(t, "attendance", e.ID+"-ATT").Pending {
 		t.Error("attendance is not pending after failed syncs")
 	}
@@ -39,8 +40,8 @@ func TestSyncOffline(t *testing.T) {
 
 	st.link.offline.Store(false)
 	rec = st.post(t, "/sync", nil)
-	wantStatus(t, rec, http.StatusOK)
-	wantBody(t, rec, `id="sync-ok"`)
+	webuitest.WantStatus(t, rec, http.StatusOK)
+	webuitest.WantBody(t, rec, `id="sync-ok"`)
 	if got := cell(t, rec.Body.String(), "sync-pushed"); got != "1" {
 		t.Errorf("pushed once the link is back: got %s, want 1", got)
 	}
@@ -70,24 +71,24 @@ func TestConflicts(t *testing.T) {
 		}
 		return f
 	}
-	wantStatus(t, a.post(t, "/tally", sheet(48)), http.StatusOK)
-	wantStatus(t, b.post(t, "/tally", sheet(47)), http.StatusOK)
-	wantStatus(t, a.post(t, "/sync", nil), http.StatusOK)
+	webuitest.WantStatus(t, a.post(t, "/tally", sheet(48)), http.StatusOK)
+	webuitest.WantStatus(t, b.post(t, "/tally", sheet(47)), http.StatusOK)
+	webuitest.WantStatus(t, a.post(t, "/sync", nil), http.StatusOK)
 	rec := b.post(t, "/sync", nil)
-	wantStatus(t, rec, http.StatusOK)
-	wantBody(t, rec, `id="sync-conflicts"`)
+	webuitest.WantStatus(t, rec, http.StatusOK)
+	webuitest.WantBody(t, rec, `id="sync-conflicts"`)
 
 	rec = b.get(t, "/conflicts")
-	wantStatus(t, rec, http.StatusOK)
+	webuitest.WantStatus(t, rec, http.StatusOK)
 	cs, err := b.dev.Conflicts(t.Context())
 	if err != nil || len(cs) != 1 {
 		t.Fatalf("conflicts held: got %d (%v), want 1", len(cs), err)
 	}
-	wantBody(t, rec, `id="conflict-`+cs[0].ID+`"`, "本机", a.dev.ID(), `&#34;yes&#34;: 48`, `&#34;yes&#34;: 47`)
+	webuitest.WantBody(t, rec, `id="conflict-`+cs[0].ID+`"`, "本机", a.dev.ID(), `&#34;yes&#34;: 48`, `&#34;yes&#34;: 47`)
 	wantNotBody(t, rec, "<form")
-	wantBody(t, b.get(t, "/"), `<a href="/conflicts">1</a>`)
-	wantBody(t, b.get(t, "/tally?election="+e.ID), "有冲突，待县里裁定")
-	wantBody(t, b.get(t, "/records?collection=tally_sheet"), `class="tag conflict"`)
+	webuitest.WantBody(t, b.get(t, "/"), `<a href="/conflicts">1</a>`)
+	webuitest.WantBody(t, b.get(t, "/tally?election="+e.ID), "有冲突，待县里裁定")
+	webuitest.WantBody(t, b.get(t, "/records?collection=tally_sheet"), `class="tag conflict"`)
 }
 
 // TestBundles carries a station's records on a USB stick: exported to a
@@ -103,17 +104,17 @@ func TestBundles(t *testing.T) {
 	file := filepath.Join(usb, "村站数据.bundle")
 
 	rec := st.post(t, "/bundles/export", url.Values{"path": {file}})
-	wantBody(t, rec, "没有待同步的记录，无需导出")
+	webuitest.WantBody(t, rec, "没有待同步的记录，无需导出")
 	if _, err := os.Stat(file); err == nil {
 		t.Fatal("an empty export wrote a file")
 	}
 
-	wantStatus(t, st.post(t, "/attendance", url.Values{"election": {e.ID}, "eligible": {strconv.Itoa(roll.Eligible)}, "present": {strconv.Itoa(roll.Eligible)}}), http.StatusOK)
+	webuitest.WantStatus(t, st.post(t, "/attendance", url.Values{"election": {e.ID}, "eligible": {strconv.Itoa(roll.Eligible)}, "present": {strconv.Itoa(roll.Eligible)}}), http.StatusOK)
 	marks := make([]string, len(e.Candidates))
 	for i := range marks {
 		marks[i] = election.MarkAbstain
 	}
-	wantStatus(t, st.post(t, "/ballots", ballotForm(e, 1, marks)), http.StatusOK)
+	webuitest.WantStatus(t, st.post(t, "/ballots", ballotForm(e, 1, marks)), http.StatusOK)
 
 	document := filepath.Join(usb, "report.docx")
 	if err := os.WriteFile(document, []byte("not a bundle"), 0o600); err != nil {
@@ -130,10 +131,10 @@ func TestBundles(t *testing.T) {
 	for _, tt := range refused {
 		t.Run("Export"+tt.name, func(t *testing.T) {
 			rec := st.post(t, "/bundles/export", url.Values{"path": {tt.path}})
-			wantStatus(t, rec, http.StatusUnprocessableEntity)
-			wantBody(t, rec, tt.want)
+			webuitest.WantStatus(t, rec, http.StatusUnprocessableEntity)
+			webuitest.WantBody(t, rec, tt.want)
 			if tt.path != "" {
-				wantBody(t, rec, `value="`+tt.path+`"`) // the path as typed
+				webuitest.WantBody(t, rec, `value="`+tt.path+`"`) // the path as typed
 			}
 		})
 	}
@@ -142,8 +143,8 @@ func TestBundles(t *testing.T) {
 	}
 
 	rec = st.post(t, "/bundles/export", url.Values{"path": {file}})
-	wantStatus(t, rec, http.StatusOK)
-	wantBody(t, rec, "数据包已导出")
+	webuitest.WantStatus(t, rec, http.StatusOK)
+	webuitest.WantBody(t, rec, "数据包已导出")
 	if got := cell(t, rec.Body.String(), "export-changes"); got != "2" {
 		t.Errorf("exported changes: got %s, want 2", got)
 	}
@@ -155,30 +156,30 @@ func TestBundles(t *testing.T) {
 		t.Fatalf("bundle file: %v, %+v", err, b)
 	}
 	// Exporting again over the bundle is allowed: it is a bundle.
-	wantStatus(t, st.post(t, "/bundles/export", url.Values{"path": {file}}), http.StatusOK)
+	webuitest.WantStatus(t, st.post(t, "/bundles/export", url.Values{"path": {file}}), http.StatusOK)
 	// The station cannot import its own bundle.
 	rec = st.post(t, "/bundles/import", url.Values{"path": {file}})
-	wantStatus(t, rec, http.StatusUnprocessableEntity)
-	wantBody(t, rec, "这是本设备自己导出的数据包")
+	webuitest.WantStatus(t, rec, http.StatusUnprocessableEntity)
+	webuitest.WantBody(t, rec, "这是本设备自己导出的数据包")
 
 	rec = sup.post(t, "/bundles/import", url.Values{"path": {filepath.Join(usb, "nothing.bundle")}})
-	wantStatus(t, rec, http.StatusUnprocessableEntity)
-	wantBody(t, rec, "找不到文件")
+	webuitest.WantStatus(t, rec, http.StatusUnprocessableEntity)
+	webuitest.WantBody(t, rec, "找不到文件")
 	rec = sup.post(t, "/bundles/import", url.Values{"path": {document}})
-	wantStatus(t, rec, http.StatusBadRequest)
+	webuitest.WantStatus(t, rec, http.StatusBadRequest)
 	rec = sup.post(t, "/bundles/import", url.Values{"path": {file}})
-	wantStatus(t, rec, http.StatusOK)
-	wantBody(t, rec, "数据包已导入", st.dev.ID())
+	webuitest.WantStatus(t, rec, http.StatusOK)
+	webuitest.WantBody(t, rec, "数据包已导入", st.dev.ID())
 	if got := cell(t, rec.Body.String(), "import-new"); got != "2" {
 		t.Errorf("imported new changes: got %s, want 2", got)
 	}
 	// Importing it again is harmless (client.Device.Import's count of new
 	// changes then includes the bundle's unsigned ones, rewritten in place).
-	wantStatus(t, sup.post(t, "/bundles/import", url.Values{"path": {file}}), http.StatusOK)
+	webuitest.WantStatus(t, sup.post(t, "/bundles/import", url.Values{"path": {file}}), http.StatusOK)
 
 	w.notOnServer(t, "attendance", e.ID+"-ATT")
 	rec = sup.post(t, "/sync", nil)
-	wantStatus(t, rec, http.StatusOK)
+	webuitest.WantStatus(t, rec, http.StatusOK)
 	if got := cell(t, rec.Body.String(), "sync-relayed"); got != "2" {
 		t.Errorf("relayed at the supervisor's sync: got %s, want 2", got)
 	}

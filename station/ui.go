@@ -14,6 +14,7 @@ import (
 
 	client "villagesync/client-sdk"
 	"villagesync/election"
+	"villagesync/internal/webui"
 )
 
 // DefaultAddr is where the UI listens unless told otherwise: loopback only.
@@ -72,7 +73,7 @@ type UI struct {
 	log    *slog.Logger
 	e      *echo.Echo
 	tmpl   map[string]*pageTemplate
-	static map[string]staticFile
+	static map[string]webui.StaticFile
 	cop    *http.CrossOriginProtection
 	csrf   string // this process's CSRF token
 	port   string // of Addr
@@ -229,11 +230,7 @@ func (u *UI) hostAllowed(host string) bool {
 func (u *UI) headers(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
-		h.Set(echo.HeaderXContentTypeOptions, "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set(echo.HeaderXFrameOptions, "DENY")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		webui.SetSecurityHeaders(h, contentSecurityPolicy)
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		h.Set(echo.HeaderCacheControl, "no-store")
 		return next(c)

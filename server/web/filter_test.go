@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"villagesync/election"
+	"villagesync/internal/webui/webuitest"
 	"villagesync/server/web"
 )
 
@@ -100,9 +101,9 @@ func TestDeviceFilter(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := county.get(t, "/devices?"+tt.query.Encode())
-			wantStatus(t, rec, http.StatusOK)
+			webuitest.WantStatus(t, rec, http.StatusOK)
 			wantRows(t, rec, "device-", tt.rows...)
-			wantBody(t, rec, tt.want...)
+			webuitest.WantBody(t, rec, tt.want...)
 			body := rec.Body.String()
 			if strings.Contains(body, "<script>") || strings.Contains(body, strings.Repeat("村", 65)) {
 				t.Errorf("the search is echoed unescaped or unbounded")
@@ -125,9 +126,9 @@ func TestDeviceFilter(t *testing.T) {
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				rec := b.get(t, "/devices?"+tt.query.Encode())
-				wantStatus(t, rec, http.StatusOK)
+				webuitest.WantStatus(t, rec, http.StatusOK)
 				wantRows(t, rec, "device-", tt.rows...)
-				wantBody(t, rec, tt.want)
+				webuitest.WantBody(t, rec, tt.want)
 				body := rec.Body.String()
 				for _, other := range []string{`id="device-` + north, `id="device-` + sup, "北村笔记本", "督导笔记本"} {
 					if strings.Contains(body, other) {
@@ -193,16 +194,16 @@ func TestEnrollCodeFilter(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := county.get(t, "/enroll-codes?"+tt.query.Encode())
-			wantStatus(t, rec, http.StatusOK)
+			webuitest.WantStatus(t, rec, http.StatusOK)
 			wantRows(t, rec, "code-", tt.rows...)
-			wantBody(t, rec, tt.want...)
+			webuitest.WantBody(t, rec, tt.want...)
 		})
 	}
 	t.Run("SupervisorCannotWiden", func(t *testing.T) {
 		b := e.loggedIn(t, supervisorUser)
 		for _, q := range []url.Values{nil, {"township": {e.Township(1)}}, {"township": {e.Township(1)}, "status": {"expired"}}} {
 			rec := b.get(t, "/enroll-codes?"+q.Encode())
-			wantStatus(t, rec, http.StatusOK)
+			webuitest.WantStatus(t, rec, http.StatusOK)
 			for _, other := range []string{expired, sup} {
 				if strings.Contains(rec.Body.String(), other) {
 					t.Errorf("?%s: a supervisor's page shows code %s of another township", q.Encode(), other)
@@ -242,10 +243,10 @@ func TestReviewFilter(t *testing.T) {
 	county := e.loggedIn(t, countyUser)
 
 	rec := county.get(t, "/review")
-	wantBody(t, rec, item(near), item(far), shown(count("open", ""), count("open", "")), `id="filter-township"`)
+	webuitest.WantBody(t, rec, item(near), item(far), shown(count("open", ""), count("open", "")), `id="filter-township"`)
 
 	rec = county.get(t, "/review?township="+t1)
-	wantBody(t, rec, item(far), shown(count("open", t1), count("open", "")), `href="/review?status=all&amp;township=`+t1+`"`)
+	webuitest.WantBody(t, rec, item(far), shown(count("open", t1), count("open", "")), `href="/review?status=all&amp;township=`+t1+`"`)
 	if strings.Contains(rec.Body.String(), item(near)) {
 		t.Errorf("?township=%s shows item %s of township %s", t1, near, t0)
 	}
@@ -254,7 +255,7 @@ func TestReviewFilter(t *testing.T) {
 	sup := e.loggedIn(t, supervisorUser)
 	for _, path := range []string{"/review?township=" + t1, "/review?status=all&township=" + t1} {
 		rec := sup.get(t, path)
-		wantStatus(t, rec, http.StatusOK)
+		webuitest.WantStatus(t, rec, http.StatusOK)
 		if strings.Contains(rec.Body.String(), far) {
 			t.Errorf("GET %s: a supervisor sees item %s of another township", path, far)
 		}
@@ -262,14 +263,14 @@ func TestReviewFilter(t *testing.T) {
 			t.Errorf("GET %s: a supervisor's page offers a township select", path)
 		}
 	}
-	wantBody(t, sup.get(t, "/review?township="+t1), item(near), shown(count("open", t0), count("open", t0)))
+	webuitest.WantBody(t, sup.get(t, "/review?township="+t1), item(near), shown(count("open", t0), count("open", t0)))
 
 	// Resolved within the filtered queue, the county comes back to it.
 	form := url.Values{"keep": {keep}, "reason": {"核对原始计票单"}, "township": {t0}, "status": {"all"}}
 	rec = county.post(t, "/review/"+near+"/resolve", form)
 	wantRedirect(t, rec, "/review?ok=resolved&status=all&township="+t0)
 	rec = county.get(t, "/review?ok=resolved&status=all&township="+t0)
-	wantBody(t, rec, "已裁定。", item(near), "已解决", shown(count("all", t0), count("all", "")))
+	webuitest.WantBody(t, rec, "已裁定。", item(near), "已解决", shown(count("all", t0), count("all", "")))
 	filterForm := regexp.MustCompile(`(?s)<form method="get" action="/review" id="filter-form".*?</form>`).FindString(rec.Body.String())
 	for _, want := range []string{`<input type="hidden" name="status" value="all">`, `<option value="` + t0 + `" selected>`} {
 		if !strings.Contains(filterForm, want) {
@@ -302,7 +303,7 @@ func TestFilterKept(t *testing.T) {
 			t.Errorf("the revoke form: want %s in %s", want, row)
 		}
 	}
-	wantBody(t, page, `id="lang-switch" href="/devices?lang=en&amp;q=%E7%AC%94%E8%AE%B0%E6%9C%AC&amp;township=`+e.Township(0)+`"`)
+	webuitest.WantBody(t, page, `id="lang-switch" href="/devices?lang=en&amp;q=%E7%AC%94%E8%AE%B0%E6%9C%AC&amp;township=`+e.Township(0)+`"`)
 
 	filter.Set("confirm", "yes")
 	rec := county.post(t, "/devices/"+device+"/revoke", filter)
@@ -310,8 +311,8 @@ func TestFilterKept(t *testing.T) {
 
 	// An error keeps the filter too.
 	rec = county.post(t, "/devices/dev-0000000000/revoke", filter)
-	wantStatus(t, rec, http.StatusNotFound)
-	wantBody(t, rec, `value="笔记本"`, `<option value="`+e.Township(0)+`" selected>`)
+	webuitest.WantStatus(t, rec, http.StatusNotFound)
+	webuitest.WantBody(t, rec, `value="笔记本"`, `<option value="`+e.Township(0)+`" selected>`)
 }
 
 // TestEnrollCodeScopePrompt: the county's new-code form starts with a
@@ -329,13 +330,13 @@ func TestEnrollCodeScopePrompt(t *testing.T) {
 	before := e.snapshot(t)
 	for _, role := range []string{"station", "supervisor", "county"} {
 		rec := county.post(t, "/enroll-codes", url.Values{"role": {role}, "scope": {" "}})
-		wantStatus(t, rec, http.StatusBadRequest)
-		wantBody(t, rec, "请求有误", "请为注册码选择范围", `id="new-code-form"`, `<option value="`+role+`" selected>`)
+		webuitest.WantStatus(t, rec, http.StatusBadRequest)
+		webuitest.WantBody(t, rec, "请求有误", "请为注册码选择范围", `id="new-code-form"`, `<option value="`+role+`" selected>`)
 	}
 	e.unchanged(t, before)
 	rec := county.post(t, "/enroll-codes", url.Values{"role": {"county"}, "scope": {election.DongliaoCode}})
-	wantStatus(t, rec, http.StatusOK)
-	wantBody(t, rec, `id="new-code"`, election.DongliaoCode)
+	webuitest.WantStatus(t, rec, http.StatusOK)
+	webuitest.WantBody(t, rec, `id="new-code"`, election.DongliaoCode)
 
 	sup := e.loggedIn(t, supervisorUser)
 	m = scopeSelect.FindStringSubmatch(sup.get(t, "/enroll-codes").Body.String())

@@ -2,83 +2,28 @@ package web
 
 import (
 	"fmt"
-	"time"
 
-	"villagesync/election"
-	"villagesync/syncproto"
+	"villagesync/internal/webui"
 )
 
-// defaultLang is the language of a person who has not chosen one.
-const defaultLang = "zh"
-
-// timeLayout is how the pages write a time, in China Standard Time.
-const timeLayout = "2006-01-02 15:04"
-
-// shanghai is the zone times are shown in: Asia/Shanghai, or a fixed UTC+8
-// where the system has no time zone database (China has kept UTC+8 without
-// daylight saving since 1991).
-var shanghai = func() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
-		return loc
-	}
-	return time.FixedZone("CST", 8*60*60)
-}()
-
-// lang is one language of the pages: its catalogue and the formatting the
-// templates call.
-type lang struct {
-	Code  string // the ?lang= value: "zh" or "en"
-	Tag   string // the <html lang> value
-	Other string // the ?lang= value of the other language
-	msgs  map[string]string
-}
+// lang is one language of the server's pages: the shared formatting of
+// webui.Lang and the names of the values the service sends.
+type lang struct{ *webui.Lang }
 
 // languages are the languages by code.
 var languages = map[string]*lang{
-	"zh": {Code: "zh", Tag: "zh-CN", Other: "en", msgs: zhCN},
-	"en": {Code: "en", Tag: "en", Other: "zh", msgs: en},
+	"zh": {webui.Chinese(zhCN)},
+	"en": {webui.English(en)},
 }
-
-// T returns the message key, or an error (which stops the template) if the
-// catalogue has no such key.
-func (l *lang) T(key string) (string, error) {
-	if m, ok := l.msgs[key]; ok {
-		return m, nil
-	}
-	return "", fmt.Errorf("no %s message %q", l.Code, key)
-}
-
-// Msg returns the message key, or the key itself if there is none.
-func (l *lang) Msg(key string) string {
-	if m, ok := l.msgs[key]; ok {
-		return m
-	}
-	return key
-}
-
-// lookup translates a value the service sent (a status, a kind...) under
-// prefix, and shows an unknown value as it is.
-func (l *lang) lookup(prefix, value string) string {
-	if m, ok := l.msgs[prefix+value]; ok {
-		return m
-	}
-	return value
-}
-
-// Role names a role.
-func (l *lang) Role(r election.Role) string { return l.lookup("role.", string(r)) }
 
 // Status names a status of an enrollment code or a review item.
-func (l *lang) Status(s string) string { return l.lookup("status.", s) }
+func (l *lang) Status(s string) string { return l.Lookup("status.", s) }
 
 // Kind names the kind of a review item.
-func (l *lang) Kind(k string) string { return l.lookup("kind.", k) }
+func (l *lang) Kind(k string) string { return l.Lookup("kind.", k) }
 
 // VillageStatus names a village status of the report.
-func (l *lang) VillageStatus(s string) string { return l.lookup("vstatus.", s) }
-
-// Outcome names the outcome of a rule.
-func (l *lang) Outcome(o election.Outcome) string { return l.lookup("outcome.", string(o)) }
+func (l *lang) VillageStatus(s string) string { return l.Lookup("vstatus.", s) }
 
 // Yes writes a boolean.
 func (l *lang) Yes(b bool) string {
@@ -93,40 +38,6 @@ func (l *lang) Hours(h int) string { return fmt.Sprintf(l.Msg("ttl.hours"), h) }
 
 // Pct writes a share (0.25) as a percentage (25.0%).
 func (l *lang) Pct(f float64) string { return fmt.Sprintf("%.1f%%", f*100) }
-
-// Time writes t in China Standard Time, "" for the zero time.
-func (l *lang) Time(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.In(shanghai).Format(timeLayout)
-}
-
-// Stamp writes an RFC 3339 time as Time does; anything else as it is.
-func (l *lang) Stamp(s string) string {
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return s
-	}
-	return l.Time(t)
-}
-
-// Pick returns the text in the page's language: zh for Chinese, en for
-// English, falling back to the other when one is empty.
-func (l *lang) Pick(zh, en string) string {
-	if l.Code == "en" && en != "" || zh == "" {
-		return en
-	}
-	return zh
-}
-
-// ErrorSummary names an error code in the page's language.
-func (l *lang) ErrorSummary(c syncproto.Code) string {
-	if m, ok := l.msgs["err."+string(c)]; ok {
-		return m
-	}
-	return l.Msg("err.unknown")
-}
 
 // zhCN is the Simplified Chinese catalogue, the default.
 var zhCN = map[string]string{

@@ -1,76 +1,29 @@
 package web
 
 import (
-	"io/fs"
 	"maps"
-	"regexp"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"villagesync/election"
+	"villagesync/internal/webui/webuitest"
 	"villagesync/server"
 	"villagesync/syncproto"
 )
 
-func TestCatalogues(t *testing.T) {
-	zhKeys := slices.Sorted(maps.Keys(zhCN))
-	enKeys := slices.Sorted(maps.Keys(en))
-	if !slices.Equal(zhKeys, enKeys) {
-		for _, k := range zhKeys {
-			if _, ok := en[k]; !ok {
-				t.Errorf("key %q is in the Chinese catalogue only", k)
-			}
-		}
-		for _, k := range enKeys {
-			if _, ok := zhCN[k]; !ok {
-				t.Errorf("key %q is in the English catalogue only", k)
-			}
-		}
-	}
-	verbs := regexp.MustCompile(`%[a-z]`)
-	for _, k := range zhKeys {
-		zh, e := zhCN[k], en[k]
-		if strings.TrimSpace(zh) == "" || strings.TrimSpace(e) == "" {
-			t.Errorf("key %q: empty message (zh %q, en %q)", k, zh, e)
-		}
-		if z, g := verbs.FindAllString(zh, -1), verbs.FindAllString(e, -1); !slices.Equal(z, g) {
-			t.Errorf("key %q: format verbs differ: zh %v, en %v", k, z, g)
-		}
-	}
-}
+func TestCatalogues(t *testing.T) { webuitest.CheckCatalogues(t, zhCN, en) }
 
 // TestCatalogueCoversUse checks that every message the pages ask for is in
 // both catalogues: the keys in the templates, the error codes, the refusals,
 // confirmations and navigation, and the values the service sends.
 func TestCatalogueCoversUse(t *testing.T) {
-	var keys []string
-	tmplKey := regexp.MustCompile(`\.T "([a-z0-9_.]+)"`)
-	err := fs.WalkDir(templateFS, "templates", func(name string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := templateFS.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		for _, m := range tmplKey.FindAllStringSubmatch(string(b), -1) {
-			keys = append(keys, m[1])
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(keys) < 100 {
-		t.Fatalf("found %d message keys in the templates: the pattern misses them", len(keys))
-	}
+	keys := webuitest.TemplateKeys(t, templateFS, "templates", 100)
 	for _, c := range syncproto.Codes {
 		keys = append(keys, "err."+string(c))
 	}
 	for _, r := range []*refusal{errNoSession, errCrossOrigin, errCSRF, errRole, errNoPage, errBadForm, errFormTooBig, errNoScope, errNotConfirmed} {
-		keys = append(keys, r.summary, r.detail)
+		keys = append(keys, r.Summary, r.Detail)
 	}
 	keys = slices.AppendSeq(keys, maps.Values(confirmations))
 	for _, n := range nav {

@@ -4,21 +4,18 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
-	"html"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"reflect"
-	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/labstack/echo/v4"
 
 	"villagesync/election"
+	"villagesync/internal/webui/webuitest"
 	"villagesync/server"
 	"villagesync/server/httpapi/httptestutil"
 	"villagesync/server/sqlite"
@@ -189,28 +186,9 @@ type request struct {
 // keeps the cookies of the answer.
 func (b *browser) do(t *testing.T, r request) *httptest.ResponseRecorder {
 	t.Helper()
-	var body io.Reader
-	if r.form != nil {
-		body = strings.NewReader(r.form.Encode())
-	}
-	req := httptest.NewRequestWithContext(t.Context(), r.method, r.path, body)
+	req := webuitest.NewRequest(t, r.method, r.path, "", r.form, r.header)
 	if r.tls {
 		req.TLS = &tls.ConnectionState{}
-	}
-	if r.form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	if r.method == http.MethodPost {
-		req.Header.Set("Sec-Fetch-Site", "same-origin")
-		req.Header.Set("Origin", "http://"+req.Host)
-	}
-	for k, vs := range r.header {
-		req.Header.Del(k)
-		for _, v := range vs {
-			if v != "" {
-				req.Header.Add(k, v)
-			}
-		}
 	}
 	for _, c := range b.cookies {
 		req.AddCookie(c)
@@ -224,14 +202,11 @@ func (b *browser) do(t *testing.T, r request) *httptest.ResponseRecorder {
 			b.cookies[c.Name] = c
 		}
 	}
-	if m := csrfField.FindStringSubmatch(rec.Body.String()); m != nil {
-		b.csrf = html.UnescapeString(m[1])
+	if token, ok := webuitest.CSRFToken(rec.Body.String()); ok {
+		b.csrf = token
 	}
 	return rec
 }
-
-// csrfField finds the hidden CSRF field of a form.
-var csrfField = regexp.MustCompile(`name="csrf" value="([^"]*)"`)
 
 func (b *browser) get(t *testing.T, path string) *httptest.ResponseRecorder {
 	t.Helper()
@@ -285,25 +260,6 @@ func (e *env) loggedIn(t *testing.T, username string) *browser {
 	b := e.browser()
 	b.login(t, username, testPassword)
 	return b
-}
-
-// wantStatus fails the test unless rec has status want.
-func wantStatus(t *testing.T, rec *httptest.ResponseRecorder, want int) {
-	t.Helper()
-	if rec.Code != want {
-		t.Fatalf("got status %d, want %d: %s", rec.Code, want, rec.Body)
-	}
-}
-
-// wantBody fails the test unless the body holds every one of want.
-func wantBody(t *testing.T, rec *httptest.ResponseRecorder, want ...string) {
-	t.Helper()
-	body := rec.Body.String()
-	for _, w := range want {
-		if !strings.Contains(body, w) {
-			t.Errorf("body: want it to contain %q:\n%s", w, body)
-		}
-	}
 }
 
 // wantRedirect fails the test unless rec is a 303 to location.

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"villagesync/election"
+	"villagesync/internal/webui"
 	"villagesync/server"
 	"villagesync/syncproto"
 )
@@ -536,7 +537,7 @@ func (p *pages) login(r *request) error {
 		r.notice.Detail = r.lang.Msg("login.slow_down")
 		return p.renderLogin(r, username)
 	}
-	if !equalTokens(p.cookie(r.c, loginCSRFCookie), r.postValue(csrfField)) {
+	if !webui.EqualTokens(p.cookie(r.c, loginCSRFCookie), r.postValue(csrfField)) {
 		p.warn(r, "login refused: missing or wrong CSRF token")
 		r.status, r.notice = p.describe(r, errCSRF)
 		return p.renderLogin(r, username)

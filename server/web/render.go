@@ -6,17 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"io/fs"
-	"mime"
 	"net/http"
 	"net/url"
-	"path"
 	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"villagesync/election"
+	"villagesync/internal/webui"
 	"villagesync/server"
 	"villagesync/syncproto"
 )
@@ -42,34 +40,17 @@ var funcs = template.FuncMap{
 }
 
 func mustParseTemplates() *templates {
-	t := &templates{pages: make(map[string]*template.Template, len(pageNames))}
-	for _, name := range pageNames {
-		t.pages[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
-	}
-	return t
-}
-
-// staticFile is an embedded asset.
-type staticFile struct {
-	contentType string
-	body        []byte
-}
-
-func mustLoadStatic() map[string]staticFile {
-	out := make(map[string]staticFile)
-	err := fs.WalkDir(staticFS, "static", func(name string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := staticFS.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		out[path.Base(name)] = staticFile{contentType: mime.TypeByExtension(path.Ext(name)), body: b}
-		return nil
-	})
+	pages, err := webui.ParseTemplates(templateFS, "templates", funcs, pageNames)
 	if err != nil {
-		panic(fmt.Sprintf("web: load static files: %v", err))
+		panic(fmt.Sprintf("web: %v", err))
+	}
+	return &templates{pages: pages}
+}
+
+func mustLoadStatic() map[string]webui.StaticFile {
+	out, err := webui.LoadStatic(staticFS, "static")
+	if err != nil {
+		panic(fmt.Sprintf("web: %v", err))
 	}
 	return out
 }
@@ -79,7 +60,7 @@ func (p *pages) serveStatic(c echo.Context) error {
 	if !ok {
 		return p.fail(p.newRequest(c), errNoPage)
 	}
-	return c.Blob(http.StatusOK, f.contentType, f.body)
+	return c.Blob(http.StatusOK, f.ContentType, f.Body)
 }
 
 // notice is the banner of a page: an error or a confirmation.
@@ -163,7 +144,7 @@ func clientError(err error) (*syncproto.Error, bool) {
 // logging internal errors, which a person sees only as a request id.
 func (p *pages) describe(r *request, err error) (int, *notice) {
 	if rf, ok := errors.AsType[*refusal](err); ok {
-		return rf.status, &notice{Error: true, Summary: r.lang.Msg(rf.summary), Detail: r.lang.Msg(rf.detail)}
+		return rf.Status, &notice{Error: true, Summary: r.lang.Msg(rf.Summary), Detail: r.lang.Msg(rf.Detail)}
 	}
 	if e, ok := clientError(err); ok {
 		return e.Code.HTTPStatus(), &notice{Error: true, Summary: r.lang.ErrorSummary(e.Code), Detail: e.Message}

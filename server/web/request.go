@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"villagesync/election"
+	"villagesync/internal/webui"
 	"villagesync/server"
 	"villagesync/syncproto"
 )
@@ -75,27 +75,21 @@ func (r *request) param(name string) string {
 type handlerFunc func(r *request) error
 
 // refusal is a request the pages refuse before it reaches the backend.
-type refusal struct {
-	status  int
-	summary string // message key
-	detail  string // message key
-}
-
-func (e *refusal) Error() string { return fmt.Sprintf("%d %s", e.status, e.detail) }
+type refusal = webui.Refusal
 
 // Refusals.
 var (
-	errNoSession   = &refusal{http.StatusUnauthorized, "err.unauthenticated", "refuse.no_session"}
-	errCrossOrigin = &refusal{http.StatusForbidden, "err.forbidden", "refuse.cross_origin"}
-	errCSRF        = &refusal{http.StatusForbidden, "err.forbidden", "refuse.csrf"}
-	errRole        = &refusal{http.StatusForbidden, "err.forbidden", "refuse.role"}
-	errNoPage      = &refusal{http.StatusNotFound, "err.not_found", "refuse.no_page"}
-	errBadForm     = &refusal{http.StatusBadRequest, "err.bad_request", "refuse.bad_form"}
-	errFormTooBig  = &refusal{http.StatusRequestEntityTooLarge, "err.too_large", "refuse.form_too_large"}
+	errNoSession   = &refusal{Status: http.StatusUnauthorized, Summary: "err.unauthenticated", Detail: "refuse.no_session"}
+	errCrossOrigin = webui.ErrCrossOrigin
+	errCSRF        = webui.ErrCSRF
+	errRole        = webui.ErrRole
+	errNoPage      = webui.ErrNoPage
+	errBadForm     = webui.ErrBadForm
+	errFormTooBig  = webui.ErrFormTooBig
 	// errNoScope is the new-code form sent with its placeholder scope.
-	errNoScope = &refusal{http.StatusBadRequest, "err.bad_request", "refuse.no_scope"}
+	errNoScope = &refusal{Status: http.StatusBadRequest, Summary: "err.bad_request", Detail: "refuse.no_scope"}
 	// errNotConfirmed is a revocation without its confirm box ticked.
-	errNotConfirmed = &refusal{http.StatusBadRequest, "err.bad_request", "refuse.not_confirmed"}
+	errNotConfirmed = &refusal{Status: http.StatusBadRequest, Summary: "err.bad_request", Detail: "refuse.not_confirmed"}
 )
 
 func (p *pages) newRequest(c echo.Context) *request {
@@ -175,18 +169,13 @@ func (p *pages) action(fn handlerFunc, roles []election.Role) echo.HandlerFunc {
 
 // checkPost refuses cross-origin POSTs and reads the form body, capped.
 func (p *pages) checkPost(r *request) error {
-	req := r.c.Request()
-	if err := p.cop.Check(req); err != nil {
-		p.warn(r, "form refused: cross-origin request")
-		return errCrossOrigin
-	}
-	req.Body = http.MaxBytesReader(r.c.Response(), req.Body, formLimit)
-	if err := req.ParseForm(); err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return errFormTooBig
+	if err := webui.ReadForm(r.c, p.cop, formLimit); err != nil {
+		if err == errCrossOrigin {
+			p.warn(r, "form refused: cross-origin request")
 		}
-		return errBadForm
+		return err
 	}
+	req := r.c.Request()
 	r.form = make(url.Values, len(req.PostForm))
 	for k, v := range req.PostForm {
 		if k != csrfField && k != "password" {
@@ -216,11 +205,7 @@ func (p *pages) session(r *request) (*server.Session, error) {
 
 // cookie returns the value of a cookie, "" if it is missing or too long.
 func (p *pages) cookie(c echo.Context, name string) string {
-	ck, err := c.Cookie(name)
-	if err != nil || len(ck.Value) > maxCookieValue {
-		return ""
-	}
-	return ck.Value
+	return webui.Cookie(c, name, maxCookieValue)
 }
 
 // secure reports whether cookies get the Secure attribute.
@@ -269,24 +254,9 @@ func (p *pages) deleteCookie(c echo.Context, name, path string) {
 // language is the request's language: ?lang=zh|en (remembered in a cookie
 // when it comes with a GET), else the cookie, else Simplified Chinese.
 func (p *pages) language(c echo.Context) *lang {
-	if l, ok := languages[c.QueryParam("lang")]; ok {
-		if c.Request().Method == http.MethodGet {
-			c.SetCookie(&http.Cookie{
-				Name:     langCookie,
-				Value:    l.Code,
-				Path:     "/",
-				MaxAge:   int(langTTL / time.Second),
-				HttpOnly: true,
-				Secure:   p.secure(c),
-				SameSite: http.SameSiteLaxMode,
-			})
-		}
-		return l
-	}
-	if l, ok := languages[p.cookie(c, langCookie)]; ok {
-		return l
-	}
-	return languages[defaultLang]
+	return webui.ChooseLang(c, languages, webui.LangCookie{
+		Name: langCookie, MaxAge: langTTL, MaxValue: maxCookieValue, Secure: p.secure(c),
+	})
 }
 
 // pathParam returns a path parameter unescaped.
@@ -316,11 +286,6 @@ func wellFormedToken(s string) bool {
 		}
 	}
 	return true
-}
-
-// equalTokens compares two tokens in constant time; empty never matches.
-func equalTokens(a, b string) bool {
-	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
 // isCode reports whether err carries the syncproto code c.

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"villagesync/election"
+	"villagesync/internal/webui"
 	"villagesync/server"
 )
 
@@ -90,7 +91,7 @@ type pages struct {
 	log    *slog.Logger
 	tmpl   *templates
 	cop    *http.CrossOriginProtection
-	static map[string]staticFile
+	static map[string]webui.StaticFile
 }
 
 // The roles of a page.
@@ -176,11 +177,7 @@ func (p *pages) headers(cacheControl string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			h := c.Response().Header()
-			h.Set("Content-Security-Policy", contentSecurityPolicy)
-			h.Set(echo.HeaderXContentTypeOptions, "nosniff")
-			h.Set("Referrer-Policy", "no-referrer")
-			h.Set(echo.HeaderXFrameOptions, "DENY")
-			h.Set("Cross-Origin-Opener-Policy", "same-origin")
+			webui.SetSecurityHeaders(h, contentSecurityPolicy)
 			h.Set(echo.HeaderCacheControl, cacheControl)
 			return next(c)
 		}

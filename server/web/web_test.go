@@ -19,6 +19,7 @@ import (
 	"github.com/skip2/go-qrcode"
 
 	"villagesync/election"
+	"villagesync/internal/webui/webuitest"
 	"villagesync/server"
 	"villagesync/server/httpapi/httptestutil"
 	"villagesync/server/web"
@@ -46,8 +47,8 @@ func TestLoginPage(t *testing.T) {
 				b.cookies[tt.cookie.Name] = tt.cookie
 			}
 			rec := b.get(t, tt.path)
-			wantStatus(t, rec, http.StatusOK)
-			wantBody(t, rec, tt.want...)
+			webuitest.WantStatus(t, rec, http.StatusOK)
+			webuitest.WantBody(t, rec, tt.want...)
 			c := b.cookies["vs_login_csrf"]
 			switch {
 			case c == nil:
@@ -65,7 +66,7 @@ func TestLoginPage(t *testing.T) {
 		if c := b.cookies["vs_lang"]; c == nil || c.Value != "en" {
 			t.Fatalf("vs_lang cookie: got %+v, want en", c)
 		}
-		wantBody(t, b.get(t, "/login"), `<html lang="en">`)
+		webuitest.WantBody(t, b.get(t, "/login"), `<html lang="en">`)
 	})
 	t.Run("LoggedInGoesToDashboard", func(t *testing.T) {
 		b := e.loggedIn(t, countyUser)
@@ -117,8 +118,8 @@ func TestLogin(t *testing.T) {
 				form.Set("csrf", tt.csrf)
 			}
 			rec := b.do(t, request{method: http.MethodPost, path: "/login", form: form, header: tt.header})
-			wantStatus(t, rec, tt.wantStatus)
-			wantBody(t, rec, tt.want...)
+			webuitest.WantStatus(t, rec, tt.wantStatus)
+			webuitest.WantBody(t, rec, tt.want...)
 			if tt.password != "" && strings.Contains(rec.Body.String(), tt.password) {
 				t.Errorf("the page shows the password")
 			}
@@ -147,8 +148,8 @@ func TestLogin(t *testing.T) {
 		rec := b.do(t, request{method: http.MethodPost, path: "/login", form: url.Values{
 			"csrf": {b.csrf}, "username": {observerUser}, "password": {testPassword},
 		}})
-		wantStatus(t, rec, http.StatusTooManyRequests)
-		wantBody(t, rec, "尝试次数过多")
+		webuitest.WantStatus(t, rec, http.StatusTooManyRequests)
+		webuitest.WantBody(t, rec, "尝试次数过多")
 	})
 }
 
@@ -179,8 +180,8 @@ func TestLoginLimit(t *testing.T) {
 	rec := b.do(t, request{method: http.MethodPost, path: "/login", form: url.Values{
 		"csrf": {b.csrf}, "username": {countyUser}, "password": {testPassword},
 	}})
-	wantStatus(t, rec, http.StatusTooManyRequests)
-	wantBody(t, rec, "尝试次数过多", "此地址登录尝试过于频繁", `id="login-form"`, `value="county"`)
+	webuitest.WantStatus(t, rec, http.StatusTooManyRequests)
+	webuitest.WantBody(t, rec, "尝试次数过多", "此地址登录尝试过于频繁", `id="login-form"`, `value="county"`)
 	if got := rec.Header().Get("Retry-After"); got != "7" {
 		t.Errorf("Retry-After: got %q, want 7", got)
 	}
@@ -310,7 +311,7 @@ func TestUnauthenticated(t *testing.T) {
 				if rec.Code != http.StatusUnauthorized {
 					t.Errorf("POST %s: got status %d, want 401", a.path, rec.Code)
 				}
-				wantBody(t, rec, "未登录或登录已失效", `href="/login"`)
+				webuitest.WantBody(t, rec, "未登录或登录已失效", `href="/login"`)
 			}
 			e.unchanged(t, before)
 		})
@@ -335,7 +336,7 @@ func TestSessionExpiry(t *testing.T) {
 			for tt.every != 0 && left > tt.every {
 				e.clock.Advance(tt.every)
 				left -= tt.every
-				wantStatus(t, b.get(t, "/devices"), http.StatusOK)
+				webuitest.WantStatus(t, b.get(t, "/devices"), http.StatusOK)
 			}
 			e.clock.Advance(left)
 			before := e.snapshot(t)
@@ -357,7 +358,7 @@ func TestLogout(t *testing.T) {
 	token := b.session()
 
 	rec := b.do(t, request{method: http.MethodPost, path: "/logout", form: url.Values{}})
-	wantStatus(t, rec, http.StatusForbidden)
+	webuitest.WantStatus(t, rec, http.StatusForbidden)
 	if _, err := e.svc.Session(t.Context(), token); err != nil {
 		t.Fatalf("a logout without the CSRF token ended the session: %v", err)
 	}
@@ -411,7 +412,7 @@ func TestCSRF(t *testing.T) {
 				if rec.Code != http.StatusForbidden {
 					t.Errorf("POST %s: got status %d, want 403", a.path, rec.Code)
 				}
-				wantBody(t, rec, "表单已过期或来源无法验证")
+				webuitest.WantBody(t, rec, "表单已过期或来源无法验证")
 			}
 			e.unchanged(t, before)
 			if _, err := e.svc.Session(t.Context(), county.session()); err != nil {
@@ -455,7 +456,7 @@ func TestCrossOrigin(t *testing.T) {
 				if rec.Code != http.StatusForbidden {
 					t.Errorf("POST %s: got status %d, want 403", a.path, rec.Code)
 				}
-				wantBody(t, rec, "拒绝来自其他网站的表单提交")
+				webuitest.WantBody(t, rec, "拒绝来自其他网站的表单提交")
 			}
 			e.unchanged(t, before)
 		})
@@ -487,7 +488,7 @@ func TestRoles(t *testing.T) {
 					if rec.Code != http.StatusForbidden {
 						t.Errorf("GET %s: got status %d, want 403", path, rec.Code)
 					}
-					wantBody(t, rec, "无权执行此操作", "您的角色不能使用此页面")
+					webuitest.WantBody(t, rec, "无权执行此操作", "您的角色不能使用此页面")
 				}
 				link := `href="` + strings.Split(path, "?")[0] + `"`
 				if path != "/" && !strings.Contains(path, "?") && strings.Contains(nav, link) != allowed {
@@ -519,9 +520,9 @@ func TestRoles(t *testing.T) {
 	t.Run("SupervisorReadOnly", func(t *testing.T) {
 		b := e.loggedIn(t, supervisorUser)
 		review := b.get(t, "/review")
-		wantBody(t, review, f.conflict, "只读：由县级裁定")
+		webuitest.WantBody(t, review, f.conflict, "只读：由县级裁定")
 		devices := b.get(t, "/devices")
-		wantBody(t, devices, f.device, "只读：由县级吊销设备")
+		webuitest.WantBody(t, devices, f.device, "只读：由县级吊销设备")
 		for _, rec := range []string{review.Body.String(), devices.Body.String()} {
 			if strings.Contains(rec, "/resolve") || strings.Contains(rec, "/revoke") {
 				t.Errorf("a supervisor's page offers a county form:\n%s", rec)
@@ -536,8 +537,8 @@ func TestEnrollCodes(t *testing.T) {
 	village := e.Village(1, 0)
 
 	rec := county.post(t, "/enroll-codes", url.Values{"role": {"station"}, "scope": {village}, "ttl_hours": {"72"}})
-	wantStatus(t, rec, http.StatusOK)
-	wantBody(t, rec, "此注册码只显示这一次", "村站", village, "2026-03-10 16:00")
+	webuitest.WantStatus(t, rec, http.StatusOK)
+	webuitest.WantBody(t, rec, "此注册码只显示这一次", "村站", village, "2026-03-10 16:00")
 	code := regexp.MustCompile(`id="new-code">([0-9A-Z-]+)<`).FindStringSubmatch(rec.Body.String())
 	if code == nil {
 		t.Fatalf("no code on the page: %s", rec.Body)
@@ -566,7 +567,7 @@ func TestEnrollCodes(t *testing.T) {
 		t.Fatalf("codes after issuing one: got %+v, %v", codes, err)
 	}
 	list := county.get(t, "/enroll-codes")
-	wantBody(t, list, `id="code-`+codes[0].ID+`"`, "有效", "/enroll-codes/"+codes[0].ID+"/expire")
+	webuitest.WantBody(t, list, `id="code-`+codes[0].ID+`"`, "有效", "/enroll-codes/"+codes[0].ID+"/expire")
 	if strings.Contains(list.Body.String(), code[1]) {
 		t.Errorf("the code list shows the code itself")
 	}
@@ -574,7 +575,7 @@ func TestEnrollCodes(t *testing.T) {
 	// The code shown is the real one: a device enrolls with it.
 	device := e.redeem(t, code[1], "新笔记本")
 	list = county.get(t, "/enroll-codes")
-	wantBody(t, list, "已使用", device)
+	webuitest.WantBody(t, list, "已使用", device)
 
 	t.Run("Expire", func(t *testing.T) {
 		ic, err := e.svc.IssueEnrollCode(t.Context(), nil, election.RoleStation, village, 0)
@@ -583,7 +584,7 @@ func TestEnrollCodes(t *testing.T) {
 		}
 		wantRedirect(t, county.post(t, "/enroll-codes/"+ic.ID+"/expire", nil), "/enroll-codes?ok=code_expired")
 		rec := county.get(t, "/enroll-codes?ok=code_expired")
-		wantBody(t, rec, "注册码已作废")
+		webuitest.WantBody(t, rec, "注册码已作废")
 		row := regexp.MustCompile(`(?s)<tr id="code-` + ic.ID + `">.*?</tr>`).FindString(rec.Body.String())
 		if !strings.Contains(row, "已过期") || strings.Contains(row, "/expire") {
 			t.Errorf("expired code's row: %s", row)
@@ -593,8 +594,8 @@ func TestEnrollCodes(t *testing.T) {
 		}
 		// Expiring a used code is refused on the page.
 		rec = county.post(t, "/enroll-codes/"+codes[0].ID+"/expire", nil)
-		wantStatus(t, rec, http.StatusConflict)
-		wantBody(t, rec, "与现有数据冲突", "revoke the device instead", `id="new-code-form"`)
+		webuitest.WantStatus(t, rec, http.StatusConflict)
+		webuitest.WantBody(t, rec, "与现有数据冲突", "revoke the device instead", `id="new-code-form"`)
 	})
 	t.Run("BadForm", func(t *testing.T) {
 		before := e.snapshot(t)
@@ -605,15 +606,15 @@ func TestEnrollCodes(t *testing.T) {
 			{"role": {"station"}, "scope": {e.Township(1)}},
 		} {
 			rec := county.post(t, "/enroll-codes", form)
-			wantStatus(t, rec, http.StatusBadRequest)
-			wantBody(t, rec, "请求有误", `id="new-code-form"`)
+			webuitest.WantStatus(t, rec, http.StatusBadRequest)
+			webuitest.WantBody(t, rec, "请求有误", `id="new-code-form"`)
 		}
 		e.unchanged(t, before)
 	})
 	t.Run("Supervisor", func(t *testing.T) {
 		sup := e.loggedIn(t, supervisorUser)
 		page := sup.get(t, "/enroll-codes")
-		wantStatus(t, page, http.StatusOK)
+		webuitest.WantStatus(t, page, http.StatusOK)
 		if strings.Contains(page.Body.String(), village) {
 			t.Errorf("a supervisor's page lists another township's village %s", village)
 		}
@@ -643,13 +644,13 @@ func TestEnrollCodes(t *testing.T) {
 		}
 		before = e.snapshot(t)
 		rec := sup.post(t, "/enroll-codes/"+other.ID+"/expire", nil)
-		wantStatus(t, rec, http.StatusForbidden)
+		webuitest.WantStatus(t, rec, http.StatusForbidden)
 		e.unchanged(t, before)
 
 		own := e.Village(0, 3)
 		rec = sup.post(t, "/enroll-codes", url.Values{"role": {"station"}, "scope": {own}})
-		wantStatus(t, rec, http.StatusOK)
-		wantBody(t, rec, `id="new-code"`, own)
+		webuitest.WantStatus(t, rec, http.StatusOK)
+		webuitest.WantBody(t, rec, `id="new-code"`, own)
 	})
 }
 
@@ -658,12 +659,12 @@ func TestRevokeDevice(t *testing.T) {
 	county := e.loggedIn(t, countyUser)
 	device := e.enrollDevice(t, election.RoleStation, e.Village(2, 0), "村站笔记本")
 	page := county.get(t, "/devices")
-	wantBody(t, page, `id="device-`+device+`"`, "村站笔记本", "/devices/"+device+"/revoke")
+	webuitest.WantBody(t, page, `id="device-`+device+`"`, "村站笔记本", "/devices/"+device+"/revoke")
 
 	// Without the confirm box ticked nothing happens.
 	rec := county.post(t, "/devices/"+device+"/revoke", nil)
-	wantStatus(t, rec, http.StatusBadRequest)
-	wantBody(t, rec, "吊销不可撤销")
+	webuitest.WantStatus(t, rec, http.StatusBadRequest)
+	webuitest.WantBody(t, rec, "吊销不可撤销")
 	if devs, err := e.svc.Devices(t.Context(), nil); err != nil || len(devs) != 1 || !devs[0].Revoked.IsZero() {
 		t.Fatalf("an unconfirmed revocation revoked: %+v, %v", devs, err)
 	}
@@ -674,15 +675,15 @@ func TestRevokeDevice(t *testing.T) {
 		t.Fatalf("devices after revoking: got %+v, %v", devs, err)
 	}
 	page = county.get(t, "/devices?ok=device_revoked")
-	wantBody(t, page, "设备已吊销。")
+	webuitest.WantBody(t, page, "设备已吊销。")
 	row := regexp.MustCompile(`(?s)<tr id="device-` + device + `">.*?</tr>`).FindString(page.Body.String())
 	if !strings.Contains(row, "已吊销") || strings.Contains(row, "/revoke") {
 		t.Errorf("revoked device's row: %s", row)
 	}
 
 	rec = county.post(t, "/devices/dev-0000000000/revoke", confirmed)
-	wantStatus(t, rec, http.StatusNotFound)
-	wantBody(t, rec, "未找到")
+	webuitest.WantStatus(t, rec, http.StatusNotFound)
+	webuitest.WantBody(t, rec, "未找到")
 }
 
 func TestAccounts(t *testing.T) {
@@ -693,7 +694,7 @@ func TestAccounts(t *testing.T) {
 		"role": {"supervisor"}, "scope": {e.Township(2)}})
 	wantRedirect(t, rec, "/accounts?ok=account_created")
 	page := county.get(t, "/accounts?ok=account_created")
-	wantBody(t, page, "账户已创建。", `id="account-li.ming"`, "李明", "乡镇督导", e.Township(2))
+	webuitest.WantBody(t, page, "账户已创建。", `id="account-li.ming"`, "李明", "乡镇督导", e.Township(2))
 	if !e.loginWorks(t, "li.ming", "a new long password") {
 		t.Fatal("the new account cannot log in")
 	}
@@ -701,8 +702,8 @@ func TestAccounts(t *testing.T) {
 	t.Run("Invalid", func(t *testing.T) {
 		before := e.snapshot(t)
 		rec := county.post(t, "/accounts", url.Values{"username": {"wang"}, "name": {"王"}, "password": {"short"}, "role": {"observer"}})
-		wantStatus(t, rec, http.StatusBadRequest)
-		wantBody(t, rec, "请求有误", "password is too short", `value="wang"`, `value="王"`)
+		webuitest.WantStatus(t, rec, http.StatusBadRequest)
+		webuitest.WantBody(t, rec, "请求有误", "password is too short", `value="wang"`, `value="王"`)
 		if strings.Contains(rec.Body.String(), `value="short"`) {
 			t.Errorf("the page fills the password in again")
 		}
@@ -742,8 +743,8 @@ func TestAccounts(t *testing.T) {
 	t.Run("DisableSelf", func(t *testing.T) {
 		before := e.snapshot(t)
 		rec := county.post(t, "/accounts/"+countyUser+"/disable", nil)
-		wantStatus(t, rec, http.StatusBadRequest)
-		wantBody(t, rec, "you cannot disable your own account")
+		webuitest.WantStatus(t, rec, http.StatusBadRequest)
+		webuitest.WantBody(t, rec, "you cannot disable your own account")
 		e.unchanged(t, before)
 	})
 }
@@ -754,33 +755,33 @@ func TestReview(t *testing.T) {
 	county := e.loggedIn(t, countyUser)
 
 	page := county.get(t, "/review")
-	wantStatus(t, page, http.StatusOK)
-	wantBody(t, page, `id="item-`+f.conflict+`"`, "数据冲突", "待处理", `value="`+f.keep+`"`, "/review/"+f.conflict+"/resolve")
+	webuitest.WantStatus(t, page, http.StatusOK)
+	webuitest.WantBody(t, page, `id="item-`+f.conflict+`"`, "数据冲突", "待处理", `value="`+f.keep+`"`, "/review/"+f.conflict+"/resolve")
 
 	t.Run("ReasonRequired", func(t *testing.T) {
 		before := e.snapshot(t)
 		for _, reason := range []string{"", "   "} {
 			rec := county.post(t, "/review/"+f.conflict+"/resolve", url.Values{"keep": {f.keep}, "reason": {reason}})
-			wantStatus(t, rec, http.StatusBadRequest)
-			wantBody(t, rec, "请求有误", "a reason is required", `id="item-`+f.conflict+`"`)
+			webuitest.WantStatus(t, rec, http.StatusBadRequest)
+			webuitest.WantBody(t, rec, "请求有误", "a reason is required", `id="item-`+f.conflict+`"`)
 		}
 		rec := county.post(t, "/review/"+f.conflict+"/resolve", url.Values{"keep": {"dev-x/1"}, "reason": {"核对"}})
-		wantStatus(t, rec, http.StatusBadRequest)
+		webuitest.WantStatus(t, rec, http.StatusBadRequest)
 		rec = county.post(t, "/review/CF-nosuch/resolve", url.Values{"keep": {f.keep}, "reason": {"核对"}})
-		wantStatus(t, rec, http.StatusNotFound)
+		webuitest.WantStatus(t, rec, http.StatusNotFound)
 		e.unchanged(t, before)
 	})
 	t.Run("Resolve", func(t *testing.T) {
 		rec := county.post(t, "/review/"+f.conflict+"/resolve", url.Values{"keep": {f.keep}, "reason": {"核对原始计票单，保留第一份"}})
 		wantRedirect(t, rec, "/review?ok=resolved")
-		wantBody(t, county.get(t, "/review?ok=resolved"), "已裁定。")
+		webuitest.WantBody(t, county.get(t, "/review?ok=resolved"), "已裁定。")
 		if strings.Contains(county.get(t, "/review").Body.String(), f.conflict) {
 			t.Error("the resolved conflict is still in the open queue")
 		}
 		all := county.get(t, "/review?status=all")
-		wantBody(t, all, f.conflict, "已解决", "RES-"+f.conflict)
+		webuitest.WantBody(t, all, f.conflict, "已解决", "RES-"+f.conflict)
 		rec = county.post(t, "/review/"+f.conflict+"/resolve", url.Values{"keep": {f.keep}, "reason": {"再次"}})
-		wantStatus(t, rec, http.StatusConflict)
+		webuitest.WantStatus(t, rec, http.StatusConflict)
 	})
 }
 
@@ -813,12 +814,12 @@ func TestReviewRevokedDevice(t *testing.T) {
 
 	county := e.loggedIn(t, countyUser)
 	page := county.get(t, "/review")
-	wantBody(t, page, `id="item-`+id+`"`, "已吊销设备的变更", station.ID, attendance(2), attendance(3),
+	webuitest.WantBody(t, page, `id="item-`+id+`"`, "已吊销设备的变更", station.ID, attendance(2), attendance(3),
 		`value="accept"`, `value="reject"`, "/review/"+id+"/resolve")
 
 	before := e.snapshot(t)
 	rec := county.post(t, "/review/"+id+"/resolve", url.Values{"keep": {"reject"}, "reason": {""}})
-	wantStatus(t, rec, http.StatusBadRequest)
+	webuitest.WantStatus(t, rec, http.StatusBadRequest)
 	e.unchanged(t, before)
 
 	rec = county.post(t, "/review/"+id+"/resolve", url.Values{"keep": {"reject"}, "reason": {"设备已丢失，变更不可信"}})
@@ -843,14 +844,14 @@ func TestEscaping(t *testing.T) {
 	b := e.loggedIn(t, "mallory")
 	for _, path := range []string{"/", "/devices", "/accounts"} {
 		rec := b.get(t, path)
-		wantStatus(t, rec, http.StatusOK)
+		webuitest.WantStatus(t, rec, http.StatusOK)
 		body := rec.Body.String()
 		if strings.Contains(body, "<script") || strings.Contains(body, "<img src=x") {
 			t.Errorf("GET %s renders markup from a label or name:\n%s", path, body)
 		}
-		wantBody(t, rec, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;")
+		webuitest.WantBody(t, rec, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;")
 	}
-	wantBody(t, b.get(t, "/devices"), device)
+	webuitest.WantBody(t, b.get(t, "/devices"), device)
 	// A path parameter does not reach the page unescaped either.
 	rec := b.post(t, "/devices/"+url.PathEscape(evil)+"/revoke", url.Values{"confirm": {"yes"}})
 	if strings.Contains(rec.Body.String(), "<script") {
@@ -907,7 +908,7 @@ func TestHeaders(t *testing.T) {
 	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/css") {
 		t.Errorf("stylesheet: got status %d, type %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
-	wantStatus(t, e.browser().get(t, "/static/nope.js"), http.StatusNotFound)
+	webuitest.WantStatus(t, e.browser().get(t, "/static/nope.js"), http.StatusNotFound)
 }
 
 func TestLanguages(t *testing.T) {
@@ -923,11 +924,11 @@ func TestLanguages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.lang, func(t *testing.T) {
-			wantBody(t, county.get(t, "/?lang="+tt.lang), tt.want...)
+			webuitest.WantBody(t, county.get(t, "/?lang="+tt.lang), tt.want...)
 			for _, path := range pagePaths {
 				rec := county.get(t, path)
-				wantStatus(t, rec, http.StatusOK)
-				wantBody(t, rec, tt.want[0])
+				webuitest.WantStatus(t, rec, http.StatusOK)
+				webuitest.WantBody(t, rec, tt.want[0])
 			}
 		})
 	}
