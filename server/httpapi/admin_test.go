@@ -255,4 +255,24 @@ func TestRateLimits(t *testing.T) {
 	if rec := e.Sync(t, b, syncproto.SyncRequest{PullMax: -1}); rec.Code != http.StatusOK {
 		t.Errorf("device b, same address, after a's burst: %d, want 200", rec.Code)
 	}
+
+	// A person's pages are limited per person too.
+	ctx := t.Context()
+	if _, err := e.Service.CreateAccount(ctx, nil, server.NewAccount{Username: "clerk", Password: "rate-limit-test-pw", Role: election.RoleCounty}); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := e.Service.Login(ctx, "clerk", "rate-limit-test-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		rec := e.Do(t, httptestutil.Request{Method: http.MethodGet, Path: "/devices", Header: http.Header{"Cookie": {"vs_session=" + sess.Token}}})
+		want := http.StatusOK
+		if i == 5 {
+			want = http.StatusTooManyRequests
+		}
+		if rec.Code != want {
+			t.Fatalf("page %d of the clerk: %d, want %d", i, rec.Code, want)
+		}
+	}
 }

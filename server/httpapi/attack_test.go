@@ -13,6 +13,7 @@ import (
 
 	"villagesync/election"
 	"villagesync/server"
+	"villagesync/server/httpapi"
 	"villagesync/server/httpapi/httptestutil"
 	"villagesync/syncproto"
 )
@@ -58,7 +59,9 @@ type foreignScope struct {
 // the router, so a new endpoint is attacked the day it is added (or fails
 // the test until it is taught how).
 func TestEveryRoute(t *testing.T) {
-	e := httptestutil.NewEnv(t)
+	// No rate limits: every refusal below must be the authorization's.
+	e := httptestutil.NewEnvOptions(t, httptestutil.Options{HTTP: httpapi.Config{Limits: httpapi.RateLimits{
+		Enroll: httpapi.Off, Token: httpapi.Off, Login: httpapi.Off, Subject: httpapi.Off}}})
 	ctx := t.Context()
 	svc := e.Service
 	router, ok := e.Handler.(*echo.Echo)
@@ -178,6 +181,8 @@ func TestEveryRoute(t *testing.T) {
 					rec := e.Do(t, req)
 					total++
 					switch {
+					case rec.Code == http.StatusTooManyRequests:
+						t.Fatalf("%s %s as %s: rate limited; the attack test must reach the authorization", r.Method, req.Path, a.name)
 					case rec.Code >= 400:
 						refused++
 					case rec.Code == http.StatusSeeOther && strings.HasPrefix(rec.Header().Get("Location"), "/login"):

@@ -86,7 +86,8 @@ func New(svc *server.Service, cfg Config) *echo.Echo {
 	limits := cfg.Limits.withDefaults()
 	enrollLimit := newLimiter(limits.Enroll, cfg.Now).middleware("enrollment", byIP)
 	tokenLimit := newLimiter(limits.Token, cfg.Now).middleware("token", byIP)
-	subjectLimit := newLimiter(limits.Subject, cfg.Now).middleware("", bySubject)
+	subjects := newLimiter(limits.Subject, cfg.Now)
+	subjectLimit := subjects.middleware("", bySubject)
 	loginLimit := newLimiter(limits.Login, cfg.Now).middleware("login", byIP)
 	// authed is the chain of every authenticated API route.
 	authed := []echo.MiddlewareFunc{protocol, a.authenticate, subjectLimit}
@@ -116,6 +117,9 @@ func New(svc *server.Service, cfg Config) *echo.Echo {
 		ServerURL:     cfg.PublicURL,
 		Now:           cfg.Now,
 		LoginLimit:    loginLimit,
+		PersonLimit: func(c echo.Context, subject string) error {
+			return subjects.check(c, "page", subject)
+		},
 	})
 	return e
 }

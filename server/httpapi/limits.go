@@ -112,18 +112,27 @@ func (l *limiter) allow(key string) (ok bool, wait time.Duration) {
 	return false, wait
 }
 
-// middleware refuses requests over the limit with CodeRateLimited and a
-// Retry-After header. key names the bucket of a request.
+// check takes a token from key's bucket, or refuses the request with
+// CodeRateLimited and a Retry-After header.
+func (l *limiter) check(c echo.Context, what, key string) error {
+	ok, wait := l.allow(key)
+	if ok {
+		return nil
+	}
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+	return syncproto.Errorf(syncproto.CodeRateLimited, "too many %s requests: retry in %d s", what, secs)
+}
+
+// middleware applies check to every request. key names the bucket of a
+// request.
 func (l *limiter) middleware(what string, key func(echo.Context) string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			ok, wait := l.allow(key(c))
-			if ok {
-				return next(c)
+			if err := l.check(c, what, key(c)); err != nil {
+				return err
 			}
-			secs := max(1, int(math.Ceil(wait.Seconds())))
-			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-			return syncproto.Errorf(syncproto.CodeRateLimited, "too many %s requests: retry in %d s", what, secs)
+			return next(c)
 		}
 	}
 }

@@ -125,6 +125,9 @@ func (p *pages) page(fn handlerFunc, roles []election.Role) echo.HandlerFunc {
 			return c.Redirect(http.StatusSeeOther, "/login")
 		}
 		r.sess = sess
+		if err := p.limitPerson(r); err != nil {
+			return p.fail(r, err)
+		}
 		if !slices.Contains(roles, r.role()) {
 			return p.fail(r, errRole)
 		}
@@ -152,6 +155,9 @@ func (p *pages) action(fn handlerFunc, roles []election.Role) echo.HandlerFunc {
 			return p.fail(r, errNoSession)
 		}
 		r.sess = sess
+		if err := p.limitPerson(r); err != nil {
+			return p.fail(r, err)
+		}
 		if !server.CheckCSRF(sess, r.postValue(csrfField)) {
 			p.warn(r, "form refused: missing or wrong CSRF token")
 			return p.fail(r, errCSRF)
@@ -306,4 +312,13 @@ func (p *pages) warn(r *request, msg string) {
 // requestID is the id the HTTP adapter gave the request, if any.
 func requestID(c echo.Context) string {
 	return c.Response().Header().Get(echo.HeaderXRequestID)
+}
+
+// limitPerson applies Config.PersonLimit to a request whose session is
+// known: nil if it may go on.
+func (p *pages) limitPerson(r *request) error {
+	if p.cfg.PersonLimit == nil {
+		return nil
+	}
+	return p.cfg.PersonLimit(r.c, r.sess.Principal.Subject)
 }

@@ -56,6 +56,10 @@ type Config struct {
 	// *syncproto.Error (rate_limited) gets the login form with that error,
 	// and its password is never checked.
 	LoginLimit echo.MiddlewareFunc
+	// PersonLimit, if set, limits each person's requests once their
+	// session is known (the HTTP adapter's per-subject rate limit): a
+	// non-nil error refuses the request before it reaches the service.
+	PersonLimit func(c echo.Context, subject string) error
 }
 
 // Limits of the pages.
