@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -107,6 +108,8 @@ type Service struct {
 	nonceMu  sync.Mutex             // serialises loading it
 
 	review reviewCache
+
+	checking chan struct{} // a slot per push being checked (see acquireCheck)
 }
 
 // New returns a service over store. It makes sure a server signing key
@@ -156,6 +159,8 @@ func New(ctx context.Context, store Store, cfg Config) (*Service, error) {
 		cfg:     cfg,
 		log:     cfg.Logger,
 		metrics: newMetrics(),
+		// One core is left to the store's single commit goroutine.
+		checking: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1)),
 	}
 	s.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),

@@ -154,3 +154,30 @@ func BenchmarkPull(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDevice looks up a device, as every sync and token check does.
+func BenchmarkDevice(b *testing.B) {
+	st := MustOpen(b)
+	d := newDevice(b, st, "bench0", election.RoleStation, benchVillage(0))
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := st.Device(ctx, d.id()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHead reads a device's head, as a sync that pushes nothing does.
+func BenchmarkHead(b *testing.B) {
+	st := MustOpen(b)
+	d := newDevice(b, st, "bench0", election.RoleStation, benchVillage(0))
+	ctx := context.Background()
+	if _, err := st.Push(ctx, d.id(), benchBatches(b, d, benchVillage(0)), t0); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := st.Head(ctx, d.id()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -277,32 +277,28 @@ func insertDevice(ctx context.Context, tx *sql.Tx, dev server.Device) error {
 	return nil
 }
 
-// Device returns an enrolled device, or CodeNotFound.
+// Device returns an enrolled device, or CodeNotFound. It is one statement,
+// prepared on the read pool: every sync and token check runs it.
 func (s *Store) Device(ctx context.Context, id string) (server.Device, error) {
-	tx, err := s.beginRead(ctx)
-	if err != nil {
-		return server.Device{}, fmt.Errorf("device: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	dev, err := device(ctx, tx, id)
-	if err != nil {
-		return server.Device{}, err
-	}
-	if err := tx.Commit(); err != nil {
-		return server.Device{}, fmt.Errorf("device: %w", err)
-	}
-	return dev, nil
+	return scanDevice(s.readStmts[sqlDevice].QueryRowContext(ctx, id), id)
 }
 
+// sqlDevice reads one device by id.
+const sqlDevice = `SELECT id, public_key, role, scope, label, enrolled, revoked, revoked_after
+		FROM devices WHERE id = ?`
+
 func device(ctx context.Context, tx *sql.Tx, id string) (server.Device, error) {
+	return scanDevice(tx.QueryRowContext(ctx, sqlDevice, id), id)
+}
+
+// scanDevice reads the row of sqlDevice for device id.
+func scanDevice(row *sql.Row, id string) (server.Device, error) {
 	var dev server.Device
 	var pub []byte
 	var role string
 	var enrolled, revoked sql.NullInt64
 	var revokedAfter int64
-	err := tx.QueryRowContext(ctx, `SELECT id, public_key, role, scope, label, enrolled, revoked, revoked_after
-		FROM devices WHERE id = ?`, id).
-		Scan(&dev.ID, &pub, &role, &dev.Scope, &dev.Label, &enrolled, &revoked, &revokedAfter)
+	err := row.Scan(&dev.ID, &pub, &role, &dev.Scope, &dev.Label, &enrolled, &revoked, &revokedAfter)
 	if errors.Is(err, sql.ErrNoRows) {
 		return server.Device{}, syncproto.Errorf(syncproto.CodeNotFound, "device %s is not enrolled", id)
 	}

@@ -100,11 +100,11 @@ func (s *Store) Pull(ctx context.Context, scope election.Scope, after uint64, ma
 	defer func() { _ = tx.Rollback() }()
 	// The last position and the rows come from the same snapshot, so no
 	// change at or below it can appear later.
-	last, err := maxPos(ctx, tx)
+	last, err := scanMaxPos(s.readStmt(ctx, tx, sqlMaxPos).QueryRowContext(ctx))
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("pull: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, query, args...)
+	rows, err := s.readStmt(ctx, tx, query).QueryContext(ctx, args...)
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("pull: %w", err)
 	}

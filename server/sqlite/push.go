@@ -43,7 +43,7 @@ const (
 	sqlPushRelease   = `DELETE FROM held WHERE device = ? AND seq = ?`
 	sqlPushNewRecord = `INSERT INTO records (collection, id, version, pos, township, village, device, seq, slot)
 		VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`
-	sqlPushMaxPos = `SELECT COALESCE(MAX(pos), 0) FROM changes`
+	sqlPushMaxPos = sqlMaxPos
 	// The slot queries repeat slot <> '' so that the planner may use the
 	// partial index records_slot: a bound slot proves nothing.
 	sqlPushSlotClaims = `SELECT r.id, r.device, r.seq, r.pos, c.body FROM records r INDEXED BY records_slot
@@ -585,12 +585,25 @@ func toHash(b []byte) (syncproto.Hash, error) {
 	return h, nil
 }
 
+// The queries of a device's head and held seqs and of the log position,
+// run by pushes on the writer and by Head and Pull on the read pool.
+const (
+	sqlLoadHead = `SELECT seq, hash FROM device_heads WHERE device = ?`
+	sqlHeldSeqs = `SELECT seq FROM held WHERE device = ? ORDER BY seq`
+	sqlMaxPos   = `SELECT COALESCE(MAX(pos), 0) FROM changes`
+)
+
 // loadHead returns a device's contiguous head seq and hash (0 and zero if
 // it has none).
 func loadHead(ctx context.Context, tx *sql.Tx, device string) (uint64, syncproto.Hash, error) {
+	return scanHead(tx.QueryRowContext(ctx, sqlLoadHead, device))
+}
+
+// scanHead reads the row of sqlLoadHead.
+func scanHead(row *sql.Row) (uint64, syncproto.Hash, error) {
 	var seq int64
 	var hash []byte
-	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM device_heads WHERE device = ?`, device).Scan(&seq, &hash)
+	err := row.Scan(&seq, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, syncproto.Hash{}, nil
 	}
@@ -606,7 +619,11 @@ func loadHead(ctx context.Context, tx *sql.Tx, device string) (uint64, syncproto
 
 // heldSeqs returns the seqs a device holds beyond a gap, ascending.
 func heldSeqs(ctx context.Context, tx *sql.Tx, device string) ([]uint64, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT seq FROM held WHERE device = ? ORDER BY seq`, device)
+	return scanHeldSeqs(tx.QueryContext(ctx, sqlHeldSeqs, device))
+}
+
+// scanHeldSeqs reads the rows of sqlHeldSeqs.
+func scanHeldSeqs(rows *sql.Rows, err error) ([]uint64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read held: %w", err)
 	}
@@ -627,8 +644,13 @@ func heldSeqs(ctx context.Context, tx *sql.Tx, device string) ([]uint64, error) 
 
 // maxPos is the server log's last position (0 when empty).
 func maxPos(ctx context.Context, tx *sql.Tx) (uint64, error) {
+	return scanMaxPos(tx.QueryRowContext(ctx, sqlMaxPos))
+}
+
+// scanMaxPos reads the row of sqlMaxPos.
+func scanMaxPos(row *sql.Row) (uint64, error) {
 	var pos int64
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(pos), 0) FROM changes`).Scan(&pos); err != nil {
+	if err := row.Scan(&pos); err != nil {
 		return 0, fmt.Errorf("read log position: %w", err)
 	}
 	return uint64(pos), nil
@@ -643,13 +665,13 @@ func (s *Store) Head(ctx context.Context, device string) (server.DeviceHead, err
 	}
 	defer func() { _ = tx.Rollback() }()
 	var h server.DeviceHead
-	if h.Seq, h.Hash, err = loadHead(ctx, tx, device); err != nil {
+	if h.Seq, h.Hash, err = scanHead(s.readStmt(ctx, tx, sqlLoadHead).QueryRowContext(ctx, device)); err != nil {
 		return server.DeviceHead{}, fmt.Errorf("head: %w", err)
 	}
-	if h.Held, err = heldSeqs(ctx, tx, device); err != nil {
+	if h.Held, err = scanHeldSeqs(s.readStmt(ctx, tx, sqlHeldSeqs).QueryContext(ctx, device)); err != nil {
 		return server.DeviceHead{}, fmt.Errorf("head: %w", err)
 	}
-	if h.Pos, err = maxPos(ctx, tx); err != nil {
+	if h.Pos, err = scanMaxPos(s.readStmt(ctx, tx, sqlMaxPos).QueryRowContext(ctx)); err != nil {
 		return server.DeviceHead{}, fmt.Errorf("head: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

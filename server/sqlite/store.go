@@ -51,6 +51,9 @@ type Store struct {
 	write  *sql.DB              // one connection; every write transaction
 	read   *sql.DB              // read-only pool
 	stmts  map[string]*sql.Stmt // the push path's statements, prepared on write
+	// readStmts are the hottest reads' statements (readStatements),
+	// prepared on the read pool: each connection parses them once.
+	readStmts map[string]*sql.Stmt
 
 	nonceGC atomic.Int64 // when UseNonce last forgot expired nonces, Unix ns
 
@@ -123,6 +126,9 @@ func (s *Store) open(ctx context.Context) error {
 	read.SetMaxIdleConns(readConns)
 	s.read = read
 	if err := checkPragmas(ctx, read); err != nil {
+		return fmt.Errorf("read pool: %w", err)
+	}
+	if s.readStmts, err = prepareAll(ctx, read, readStatements); err != nil {
 		return fmt.Errorf("read pool: %w", err)
 	}
 	var version string
@@ -284,15 +290,37 @@ func (s *Store) apply(ctx context.Context, m migration) error {
 
 // prepare prepares the push path's statements on the writer connection.
 func (s *Store) prepare(ctx context.Context) error {
-	s.stmts = make(map[string]*sql.Stmt, len(pushStatements))
-	for _, q := range pushStatements {
-		st, err := s.write.PrepareContext(ctx, q)
+	var err error
+	s.stmts, err = prepareAll(ctx, s.write, pushStatements)
+	return err
+}
+
+// readStatements are prepared on the read pool by Open: those every sync
+// runs (the device lookup, the pull queries, the log position, the head).
+var readStatements = []string{
+	sqlDevice, sqlMaxPos, sqlLoadHead, sqlHeldSeqs, pullAllSQL, pullTownshipSQL, pullVillageSQL,
+}
+
+// prepareAll prepares queries on db.
+func prepareAll(ctx context.Context, db *sql.DB, queries []string) (map[string]*sql.Stmt, error) {
+	stmts := make(map[string]*sql.Stmt, len(queries))
+	for _, q := range queries {
+		st, err := db.PrepareContext(ctx, q)
 		if err != nil {
-			return fmt.Errorf("prepare %q: %w", q, err)
+			for _, st := range stmts {
+				_ = st.Close()
+			}
+			return nil, fmt.Errorf("prepare %q: %w", q, err)
 		}
-		s.stmts[q] = st
+		stmts[q] = st
 	}
-	return nil
+	return stmts, nil
+}
+
+// readStmt is the read pool's prepared statement for query, bound to tx, a
+// transaction of the read pool; query must be one of readStatements.
+func (s *Store) readStmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	return tx.StmtContext(ctx, s.readStmts[query])
 }
 
 // Close waits for the pushes under way, checkpoints the write-ahead log into
@@ -304,6 +332,11 @@ func (s *Store) Close() error {
 		close(s.stop)
 		<-s.loopDone
 		var errs []error
+		for _, st := range s.readStmts {
+			if err := st.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close statement: %w", err))
+			}
+		}
 		if err := s.read.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close read pool: %w", err))
 		}
