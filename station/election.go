@@ -364,15 +364,25 @@ func (d ballotsData) Name(id string) string {
 // ballotsPage is GET /ballots: the form for the next ballot read out
 // (唱票) and the running tally of the round.
 func (u *UI) ballotsPage(r *request) error {
-	els, e, err := u.stationElection(r)
-	if err != nil {
-		return err
-	}
-	round, err := parseRound(r.query("round"))
+	els, e, round, err := u.electionRound(r)
 	if err != nil {
 		return err
 	}
 	return u.renderBallots(r, els, e, round, nil)
+}
+
+// electionRound is the election and round a GET page is about (?election=
+// and ?round=).
+func (u *UI) electionRound(r *request) ([]electionView, *electionView, int, error) {
+	els, e, err := u.stationElection(r)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	round, err := parseRound(r.query("round"))
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	return els, e, round, nil
 }
 
 func (u *UI) renderBallots(r *request, els []electionView, e *electionView, round int, form *ballotForm) error {
@@ -519,11 +529,7 @@ type tallyData struct {
 // tallyPage is GET /tally: the round's tally sheet if it is recorded, or
 // the form for it, prefilled from the ballots recorded one by one.
 func (u *UI) tallyPage(r *request) error {
-	els, e, err := u.stationElection(r)
-	if err != nil {
-		return err
-	}
-	round, err := parseRound(r.query("round"))
+	els, e, round, err := u.electionRound(r)
 	if err != nil {
 		return err
 	}
