@@ -118,18 +118,23 @@ const demoAccountName = "county"
 // has no account yet, and prints its one-time random password.
 func (s *Server) demoAccount(ctx context.Context) error {
 	accounts, err := s.service.Accounts(ctx, nil)
-	if err != nil || len(accounts) > 0 {
+	if err != nil {
 		return err
+	}
+	console := s.cfg.Console
+	if console == nil {
+		console = os.Stderr
+	}
+	if len(accounts) > 0 {
+		fmt.Fprintf(console, "\n演示账号 demo login: %s/login (accounts exist in %s; a forgotten password: "+
+			"villagesync admin account reset-password --data %s --username NAME)\n\n", s.PublicURL(), s.cfg.DataDir, s.cfg.DataDir)
+		return nil
 	}
 	password := rand.Text()
 	if _, err := s.service.CreateAccount(ctx, nil, server.NewAccount{
 		Username: demoAccountName, Name: "县委组织部（演示）", Password: password, Role: election.RoleCounty,
 	}); err != nil {
 		return fmt.Errorf("demo account: %w", err)
-	}
-	console := s.cfg.Console
-	if console == nil {
-		console = os.Stderr
 	}
 	fmt.Fprintf(console, "\n演示账号 demo login: %s/login  用户名 username: %s  密码 password: %s\n"+
 		"(shown once; villagesync admin account reset-password --data %s --username %s sets another)\n\n",
@@ -195,7 +200,8 @@ func (s *Server) Run(ctx context.Context) error {
 
 // Close releases the store. Call it after Run returns.
 func (s *Server) Close() error {
-	if s.ln != nil && s.http == nil {
+	if s.ln != nil {
+		// Shutdown closed it if Run served; otherwise it is still open.
 		_ = s.ln.Close()
 	}
 	return s.store.Close()
